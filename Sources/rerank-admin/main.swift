@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct RerankAdmin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rerank-admin",
+        abstract: "Offline tools for the reranker: tokenize, score, benchmark.")
+}
+RerankAdmin.main()
