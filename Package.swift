@@ -10,6 +10,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, zlib1g-dev, libnghttp2-dev).
@@ -26,8 +30,16 @@ let package = Package(
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
         .target(name: "HTTPServer", dependencies: ["CZlib", "CNGHTTP2"]),
 
+        // The queue and micro-batcher between requests and the core, and hot swap; knows nothing of HTTP.
+        .target(name: "RerankService", dependencies: [
+            "Ranking",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+
         .executableTarget(name: "rerankd", dependencies: [
-            "HTTPServer", "Ranking",
+            "HTTPServer", "RerankService", "Ranking",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
@@ -39,6 +51,7 @@ let package = Package(
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
     ],
     swiftLanguageModes: [.v5]
 )

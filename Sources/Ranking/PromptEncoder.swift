@@ -1,0 +1,104 @@
+import SentencePiece
+
+/// Token ids for one (query, passage) prompt.
+public struct EncodedPrompt: Equatable, Sendable {
+    public let ids: [Int32]
+    /// True when the passage was cut to fit the token budget.
+    public let truncated: Bool
+}
+
+public enum PromptEncodingError: Error, CustomStringConvertible, Equatable {
+    /// The prompt exceeds the budget even with an empty passage: the query itself is too long.
+    case queryTooLong(tokens: Int, limit: Int)
+    /// The passage had to be cut and the caller asked for no truncation.
+    case passageTooLong(tokens: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .queryTooLong(tokens, limit):
+            return "the query alone needs \(tokens) tokens with the template, over the limit of \(limit)"
+        case let .passageTooLong(tokens, limit):
+            return "the prompt needs \(tokens) tokens, over the limit of \(limit), and truncation is off"
+        }
+    }
+}
+
+/// Renders a template and tokenizes it within a token budget. Only the passage is ever cut,
+/// so the query and the template's tail (the question the model answers) always survive.
+public struct PromptEncoder: Sendable {
+    public let tokenizer: SentencePieceTokenizer
+    public let template: PromptTemplate
+    public let maxInputTokens: Int
+
+    public init(tokenizer: SentencePieceTokenizer, template: PromptTemplate, maxInputTokens: Int = 512) {
+        self.tokenizer = tokenizer
+        self.template = template
+        self.maxInputTokens = maxInputTokens
+    }
+
+    /// - Parameters:
+    ///   - truncate: cut the passage to fit `maxInputTokens` (true) or throw `passageTooLong` (false).
+    ///   - maxPassageTokens: an extra cap on the passage's own tokens; a longer passage is cut to it.
+    public func encode(query: String, passage: String, truncate: Bool = true, maxPassageTokens: Int? = nil) throws
+        -> EncodedPrompt
+    {
+        var passage = template.preparePassage(passage)
+        var capped = false
+        if let cap = maxPassageTokens, tokenizer.encode(passage, appendEOS: false).count > cap {
+            let characters = Array(passage)
+            let kept = Self.largest(in: 0..<characters.count) {
+                tokenizer.encode(String(characters[..<$0]), appendEOS: false).count <= cap
+            } ?? 0
+            passage = String(characters[..<kept])
+            capped = true
+        }
+        let full = tokenizer.encode(template.render(query: query, passage: passage))
+        if full.count <= maxInputTokens { return EncodedPrompt(ids: full, truncated: capped) }
+        guard truncate else { throw PromptEncodingError.passageTooLong(tokens: full.count, limit: maxInputTokens) }
+
+        let empty = tokenizer.encode(template.render(query: query, passage: ""))
+        guard empty.count <= maxInputTokens else {
+            throw PromptEncodingError.queryTooLong(tokens: empty.count, limit: maxInputTokens)
+        }
+        // Re-tokenizing the whole prompt for each candidate cut keeps the ids exactly what the
+        // reference tokenizer gives for the final text. Cut at word ends first, then at characters
+        // inside the first word that no longer fits.
+        let characters = Array(passage)
+        let wordEnds = Self.wordEnds(characters)
+        var best = empty
+        func fits(_ length: Int) -> Bool {
+            let ids = tokenizer.encode(template.render(query: query, passage: String(characters[..<length])))
+            if ids.count <= maxInputTokens { best = ids; return true }
+            return false
+        }
+        let words = Self.largest(in: 0..<wordEnds.count) { fits(wordEnds[$0]) }
+        let fitted = words.map { wordEnds[$0] } ?? 0
+        let nextEnd = words.map { $0 + 1 < wordEnds.count ? wordEnds[$0 + 1] : characters.count }
+            ?? (wordEnds.first ?? characters.count)
+        if nextEnd > fitted + 1 {
+            _ = Self.largest(in: (fitted + 1)..<nextEnd) { fits($0) }
+        }
+        // Successful probes only ever grow, so `best` holds the ids of the longest cut that fits.
+        return EncodedPrompt(ids: best, truncated: true)
+    }
+
+    /// Character offsets just past each word, skipping leading whitespace of the passage.
+    static func wordEnds(_ characters: [Character]) -> [Int] {
+        var ends: [Int] = []
+        for index in characters.indices where !characters[index].isWhitespace {
+            if index + 1 == characters.count || characters[index + 1].isWhitespace { ends.append(index + 1) }
+        }
+        return ends
+    }
+
+    /// The largest value in `range` for which `fits` holds, assuming it holds on a prefix of the range.
+    static func largest(in range: Range<Int>, where fits: (Int) -> Bool) -> Int? {
+        var low = range.lowerBound, high = range.upperBound  // answer in [low - 1, high)
+        var found: Int? = nil
+        while low < high {
+            let mid = (low + high) / 2
+            if fits(mid) { found = mid; low = mid + 1 } else { high = mid }
+        }
+        return found
+    }
+}

@@ -1,0 +1,272 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import Ranking
+
+/// The middle of the server: one queue of (query, document) pairs across all requests, and one
+/// batcher thread that feeds the inference core. Knows nothing of HTTP.
+public final class RerankService: @unchecked Sendable {
+    public let configuration: ServiceConfiguration
+    private let logger: Logger
+    private let lock = NSCondition()
+    private var queue = Deque<PendingPair>()
+    private var queuedTokens = 0
+    private var active: ActiveModel
+    private var draining = false
+    private var stopped = false
+    private var batchCounter = 0
+    private let tokenizers: OperationQueue
+    private let completions = DispatchQueue(label: "rerank.completions", attributes: .concurrent)
+    private let metrics = ServiceMetrics()
+    private var batcher: Thread?
+
+    public init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger) {
+        self.active = model
+        self.configuration = configuration
+        self.logger = logger
+        tokenizers = OperationQueue()
+        tokenizers.name = "rerank.tokenize"
+        tokenizers.maxConcurrentOperationCount = max(1, configuration.tokenizerThreads)
+        let thread = Thread { [unowned self] in self.runBatches() }
+        thread.name = "rerank.batcher"
+        thread.qualityOfService = .userInteractive
+        batcher = thread
+        thread.start()
+    }
+
+    /// The model that new requests are scored with.
+    public var model: ActiveModel {
+        lock.lock(); defer { lock.unlock() }
+        return active
+    }
+
+    /// True while the service takes new requests.
+    public var isAccepting: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return !draining
+    }
+
+    /// Pairs and prompt tokens waiting for the core.
+    public var queueDepth: (pairs: Int, tokens: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (queue.count, queuedTokens)
+    }
+
+    /// Makes `model` the one new requests use. Pairs already queued finish on the model that
+    /// tokenized them; the old model is freed once its last pair is scored.
+    public func replaceModel(with model: ActiveModel) {
+        lock.lock()
+        active = model
+        lock.unlock()
+    }
+
+    /// Validates, tokenizes and enqueues a request; `completion` runs once, on another thread.
+    /// Throws right away for a request that is refused before it costs anything.
+    @discardableResult
+    public func submit(_ input: RerankInput, completion: @escaping (Result<RerankOutput, RerankError>) -> Void)
+        throws(RerankError) -> RerankTicket
+    {
+        if input.query.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+            throw .validation("query must not be empty")
+        }
+        if input.documents.isEmpty { throw .validation("documents must not be empty") }
+        if input.documents.count > configuration.maxDocuments {
+            throw .validation("\(input.documents.count) documents is over the limit of \(configuration.maxDocuments)")
+        }
+        if let cap = input.maxTokensPerDocument, cap < 1 {
+            throw .validation("max_tokens_per_doc must be at least 1")
+        }
+        lock.lock()
+        let model = active, refusedForLoad = queuedTokens > configuration.maxQueuedTokens, closed = draining
+        lock.unlock()
+        if closed { throw .unavailable("the server is shutting down") }
+        if refusedForLoad { metrics.rejected(); throw .overloaded(retryAfterSeconds: retryAfter()) }
+
+        let ticket = RerankTicket(service: self)
+        let submittedAt = DispatchTime.now().uptimeNanoseconds
+        let deadline = configuration.requestTimeout > 0
+            ? submittedAt + UInt64(configuration.requestTimeout * 1e9) : nil
+        tokenizers.addOperation { [self] in
+            do {
+                let (request, pairs) = try tokenize(input, model: model, deadline: deadline, since: submittedAt,
+                                                    completion: completion)
+                enqueue(request, pairs: pairs, ticket: ticket)
+            } catch let error as RerankError {
+                completions.async { completion(.failure(error)) }
+            } catch {
+                completions.async { completion(.failure(.validation("\(error)"))) }
+            }
+        }
+        return ticket
+    }
+
+    /// Stops taking requests; returns once every queued pair has been scored or dropped.
+    public func drain() {
+        lock.lock()
+        draining = true
+        lock.broadcast()
+        lock.unlock()
+        tokenizers.waitUntilAllOperationsAreFinished()
+        lock.lock()
+        stopped = true
+        lock.broadcast()
+        while batcher != nil { lock.wait() }
+        lock.unlock()
+        logger.info("rerank queue drained")
+    }
+
+    func cancel(_ ticket: RerankTicket) {
+        lock.lock()
+        ticket.cancelled = true
+        ticket.request?.cancelled = true
+        lock.unlock()
+    }
+
+    private func retryAfter() -> Int {
+        // Roughly how long the current queue takes to clear, at least a second.
+        let tokensPerSecond = metrics.recentTokensPerSecond
+        guard tokensPerSecond > 0 else { return 1 }
+        return max(1, Int((Double(queueDepth.tokens) / tokensPerSecond).rounded(.up)))
+    }
+
+    private func tokenize(_ input: RerankInput, model: ActiveModel, deadline: UInt64?, since start: UInt64,
+                          completion: @escaping (Result<RerankOutput, RerankError>) -> Void) throws
+        -> (request: PendingRequest, pairs: [PendingPair])
+    {
+        var prompts: [[Int32]] = []
+        prompts.reserveCapacity(input.documents.count)
+        var truncated = 0
+        for (index, document) in input.documents.enumerated() {
+            do {
+                let prompt = try model.scorer.encoder.encode(
+                    query: input.query, passage: document, truncate: input.truncate,
+                    maxPassageTokens: input.maxTokensPerDocument)
+                if prompt.truncated { truncated += 1 }
+                prompts.append(prompt.ids)
+            } catch let error as PromptEncodingError {
+                switch error {
+                case .queryTooLong: throw RerankError.validation("query is too long: \(error)")
+                case .passageTooLong: throw RerankError.validation("document \(index) is too long: \(error)")
+                }
+            }
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let request = PendingRequest(
+            model: model, documents: prompts.count, deadline: deadline, enqueuedAt: now,
+            tokenizationSeconds: Double(now - start) / 1e9, truncatedDocuments: truncated,
+            promptTokens: prompts.reduce(0) { $0 + $1.count }, completion: completion)
+        let pairs = prompts.enumerated().map { PendingPair(request: request, index: $0.offset, ids: $0.element) }
+        return (request, pairs)
+    }
+
+    private func enqueue(_ request: PendingRequest, pairs: [PendingPair], ticket: RerankTicket) {
+        lock.lock()
+        if ticket.cancelled {
+            lock.unlock()
+            completions.async { request.completion(.failure(.cancelled)) }
+            return
+        }
+        ticket.request = request
+        queue.append(contentsOf: pairs)
+        queuedTokens += request.promptTokens
+        metrics.queueChanged(pairs: queue.count, tokens: queuedTokens)
+        lock.signal()
+        lock.unlock()
+    }
+
+    // MARK: - The batcher
+
+    private func runBatches() {
+        while let batch = nextBatch() {
+            run(batch)
+        }
+        lock.lock()
+        batcher = nil
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Waits for work, then cuts the next batch: FIFO up to the token and pair budgets, pairs of
+    /// one model only, skipping requests that were cancelled or timed out. Nil once stopped.
+    private func nextBatch() -> [PendingPair]? {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            while queue.isEmpty {
+                if stopped { return nil }
+                lock.wait()
+            }
+            if configuration.maxBatchDelay > 0, let oldest = queue.first {
+                let until = Date(timeIntervalSinceNow: configuration.maxBatchDelay
+                    - Double(DispatchTime.now().uptimeNanoseconds - oldest.request.enqueuedAt) / 1e9)
+                while queuedTokens < configuration.maxBatchTokens, queue.count < configuration.maxBatchPairs,
+                      !stopped, lock.wait(until: until) {}
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            var batch: [PendingPair] = []
+            var tokens = 0
+            var dropped: [(PendingRequest, RerankError)] = []
+            while let pair = queue.first {
+                if let reason = pair.request.abandonment(now: now) {
+                    queue.removeFirst()
+                    queuedTokens -= pair.ids.count
+                    if !pair.request.finished {
+                        pair.request.finished = true
+                        dropped.append((pair.request, reason))
+                    }
+                    continue
+                }
+                if let first = batch.first, first.request.model !== pair.request.model { break }
+                if !batch.isEmpty, tokens + pair.ids.count > configuration.maxBatchTokens
+                    || batch.count >= configuration.maxBatchPairs { break }
+                queue.removeFirst()
+                queuedTokens -= pair.ids.count
+                tokens += pair.ids.count
+                batch.append(pair)
+                if pair.request.firstBatchAt == nil { pair.request.firstBatchAt = now }
+            }
+            metrics.queueChanged(pairs: queue.count, tokens: queuedTokens)
+            for (request, reason) in dropped {
+                metrics.dropped(reason)
+                completions.async { request.completion(.failure(reason)) }
+            }
+            if !batch.isEmpty { return batch }
+        }
+    }
+
+    private func run(_ batch: [PendingPair]) {
+        // Similar lengths side by side: the core splits batches between threads by position.
+        let ordered = batch.sorted { $0.ids.count > $1.ids.count }
+        let scorer = ordered[0].request.model.scorer
+        let start = DispatchTime.now().uptimeNanoseconds
+        let scores = scorer.rawScores(ordered.map(\.ids))
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        let tokens = ordered.reduce(0) { $0 + $1.ids.count }
+        metrics.batchRan(pairs: ordered.count, tokens: tokens, nanoseconds: elapsed)
+
+        var done: [PendingRequest] = []
+        lock.lock()
+        batchCounter += 1
+        for (pair, score) in zip(ordered, scores) {
+            let request = pair.request
+            request.scores[pair.index] = score
+            request.remaining -= 1
+            if request.lastBatch != batchCounter {
+                request.lastBatch = batchCounter
+                request.inferenceNanoseconds += elapsed
+            }
+            if request.remaining == 0, !request.finished {
+                request.finished = true
+                done.append(request)
+            }
+        }
+        lock.unlock()
+        for request in done {
+            let output = request.output()
+            metrics.requestScored(output)
+            completions.async { request.completion(.success(output)) }
+        }
+    }
+}

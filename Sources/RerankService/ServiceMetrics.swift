@@ -1,0 +1,57 @@
+import Dispatch
+import Foundation
+import Metrics
+
+/// The service's metrics, through the swift-metrics API (the server picks the backend).
+final class ServiceMetrics: @unchecked Sendable {
+    private let queueDuration = Metrics.Timer(label: "rerank_queue_duration_seconds")
+    private let inferenceDuration = Metrics.Timer(label: "rerank_inference_duration_seconds")
+    private let tokenizationDuration = Metrics.Timer(label: "rerank_tokenization_duration_seconds")
+    private let batchSize = Recorder(label: "rerank_batch_size")
+    private let batchTokens = Recorder(label: "rerank_batch_tokens")
+    private let batchDuration = Metrics.Timer(label: "rerank_batch_duration_seconds")
+    private let queuePairs = Gauge(label: "rerank_queue_pairs")
+    private let queueTokens = Gauge(label: "rerank_queue_tokens")
+    private let documents = Counter(label: "rerank_documents_total")
+    private let truncated = Counter(label: "rerank_truncated_documents_total")
+    private let rejectedRequests = Counter(label: "rerank_rejected_requests_total")
+    private let droppedTimedOut = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "timeout")])
+    private let droppedCancelled = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "cancelled")])
+
+    private let lock = NSLock()
+    private var throughput: (tokens: Int, nanoseconds: UInt64) = (0, 0)
+
+    /// Prompt tokens per second over the recent batches (an exponentially weighted window).
+    var recentTokensPerSecond: Double {
+        lock.lock(); defer { lock.unlock() }
+        return throughput.nanoseconds == 0 ? 0 : Double(throughput.tokens) / (Double(throughput.nanoseconds) / 1e9)
+    }
+
+    func queueChanged(pairs: Int, tokens: Int) {
+        queuePairs.record(pairs)
+        queueTokens.record(tokens)
+    }
+
+    func batchRan(pairs: Int, tokens: Int, nanoseconds: UInt64) {
+        batchSize.record(pairs)
+        batchTokens.record(tokens)
+        batchDuration.recordNanoseconds(Int64(nanoseconds))
+        lock.lock()
+        throughput = (throughput.tokens * 3 / 4 + tokens, throughput.nanoseconds * 3 / 4 + nanoseconds)
+        lock.unlock()
+    }
+
+    func requestScored(_ output: RerankOutput) {
+        queueDuration.recordSeconds(output.queueSeconds)
+        inferenceDuration.recordSeconds(output.inferenceSeconds)
+        tokenizationDuration.recordSeconds(output.tokenizationSeconds)
+        documents.increment(by: output.rawScores.count)
+        if output.truncatedDocuments > 0 { truncated.increment(by: output.truncatedDocuments) }
+    }
+
+    func rejected() { rejectedRequests.increment() }
+
+    func dropped(_ reason: RerankError) {
+        (reason == .timedOut ? droppedTimedOut : droppedCancelled).increment()
+    }
+}

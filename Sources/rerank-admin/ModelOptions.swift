@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Ranking
+
+/// Where the checkpoint and the prompt template come from.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Checkpoint directory in Hugging Face layout (config.json, model.safetensors or a sharded index, "
+            + "spiece.model and/or tokenizer.json).", valueName: "dir"))
+    var model: String
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Prompt template preset: \(PromptTemplate.presets.keys.sorted().joined(separator: ", ")).",
+        valueName: "name"))
+    var template: String = PromptTemplate.instructDistill.name
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Custom template JSON file (overrides --template): {\"name\", \"text\" with {query} and {passage}, "
+            + "\"max_passage_words\"?, \"score\": {\"logit\": piece} or {\"log_softmax\": {\"positive\", \"negative\"}}}.",
+        valueName: "file"))
+    var templateFile: String?
+
+    @Option(name: .long, help: "Token budget of one prompt; only the document is cut to fit.")
+    var maxInputTokens: Int = 512
+
+    func validate() throws {
+        guard maxInputTokens >= 8 else { throw ValidationError("--max-input-tokens must be at least 8") }
+    }
+
+    func resolveTemplate() throws -> PromptTemplate {
+        if let file = templateFile { return try PromptTemplate.load(from: URL(fileURLWithPath: file)) }
+        return try PromptTemplate.preset(named: template)
+    }
+
+    var modelDirectory: URL { URL(fileURLWithPath: model, isDirectory: true) }
+}

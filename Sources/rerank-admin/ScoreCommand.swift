@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Ranking
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score documents against queries with a pointwise prompt.",
+        discussion: """
+            Reads JSON lines {"query": str, "documents": [str]} and writes one line {"scores": [float]} per \
+            input line, in input order. Scores are raw, as the template defines them: the logit of ▁Yes for \
+            instructdistill, log P(positive) for monot5 and rg-yesno.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("JSON-lines input file, or - for standard input.", valueName: "file"))
+    var input: String = "-"
+
+    @Option(name: .long, help: "Documents per model batch.")
+    var batchSize: Int = 16
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    struct Line: Decodable {
+        let query: String
+        let documents: [String]
+    }
+
+    func run() throws {
+        let scorer = try PointwiseScorer(
+            directory: modelOptions.modelDirectory, template: modelOptions.resolveTemplate(),
+            maxInputTokens: modelOptions.maxInputTokens)
+        try JSONLinesReader(path: input).forEach(Line.self) { line in
+            let prompts = try line.documents.map { try scorer.encode(query: line.query, document: $0).ids }
+            var scores: [Float] = []
+            scores.reserveCapacity(prompts.count)
+            for start in stride(from: 0, to: prompts.count, by: batchSize) {
+                scores += scorer.rawScores(Array(prompts[start..<min(start + batchSize, prompts.count)]))
+            }
+            emit("{\"scores\":\(jsonArray(scores))}")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import SentencePiece
+import XCTest
+@testable import Ranking
+
+/// Truncation keeps the query and the template's tail and cuts only the document, as little as possible.
+final class PromptEncoderTests: XCTestCase {
+    static let tokenizer = Result {
+        try SentencePieceTokenizer(directory: PointwiseScorerTests.demo)
+    }
+
+    func encoder(limit: Int, template: PromptTemplate = .monoT5) throws -> PromptEncoder {
+        PromptEncoder(tokenizer: try Self.tokenizer.get(), template: template, maxInputTokens: limit)
+    }
+
+    func testShortPromptIsTheTokenizedRender() throws {
+        let encoder = try encoder(limit: 512)
+        let prompt = try encoder.encode(query: "rainbow", passage: "light in water")
+        XCTAssertEqual(prompt.ids, encoder.tokenizer.encode("Query: rainbow Document: light in water Relevant:"))
+        XCTAssertFalse(prompt.truncated)
+    }
+
+    func testLongDocumentIsCutToTheLongestFittingPrefix() throws {
+        let tokenizer = try Self.tokenizer.get()
+        let passage = (0..<300).map { "word\($0)" }.joined(separator: " ")
+        for limit in [40, 64, 100] {
+            let prompt = try encoder(limit: limit).encode(query: "what words", passage: passage)
+            XCTAssertTrue(prompt.truncated)
+            XCTAssertLessThanOrEqual(prompt.ids.count, limit)
+            let tail = tokenizer.encode(" Relevant:", appendEOS: true).suffix(3)
+            XCTAssertEqual(Array(prompt.ids.suffix(3)), Array(tail))
+            XCTAssertEqual(Array(prompt.ids.prefix(3)), Array(tokenizer.encode("Query: what words").prefix(3)))
+            // One more character of the document would not fit.
+            let kept = (0...passage.count).first { count in
+                tokenizer.encode(PromptTemplate.monoT5.render(
+                    query: "what words", passage: String(passage.prefix(count)))).count > limit
+            }! - 1
+            XCTAssertEqual(prompt.ids, tokenizer.encode(PromptTemplate.monoT5.render(
+                query: "what words", passage: String(passage.prefix(kept)))))
+        }
+    }
+
+    func testOneHugeWordIsCutInsideTheWord() throws {
+        let prompt = try encoder(limit: 48).encode(query: "q", passage: String(repeating: "abcdefgh", count: 200))
+        XCTAssertTrue(prompt.truncated)
+        XCTAssertLessThanOrEqual(prompt.ids.count, 48)
+        XCTAssertGreaterThan(prompt.ids.count, 40)
+    }
+
+    func testNoTruncationAndOverlongQueryAreErrors() throws {
+        let passage = String(repeating: "many words here ", count: 100)
+        XCTAssertThrowsError(try encoder(limit: 64).encode(query: "q", passage: passage, truncate: false)) {
+            guard case PromptEncodingError.passageTooLong(_, 64) = $0 else { return XCTFail("\($0)") }
+        }
+        XCTAssertThrowsError(try encoder(limit: 16).encode(query: passage, passage: "p")) {
+            guard case PromptEncodingError.queryTooLong(_, 16) = $0 else { return XCTFail("\($0)") }
+        }
+    }
+}
