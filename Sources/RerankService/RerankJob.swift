@@ -33,7 +33,9 @@ public struct RerankOutput: Sendable {
 }
 
 public enum RerankError: Error, Equatable, CustomStringConvertible {
-    /// The request is well-formed JSON but breaks a rule (empty query, too many documents, too long).
+    /// The request has nothing to rank: an empty query or no documents.
+    case empty(String)
+    /// The request is well-formed JSON but breaks a rule (too many documents, too long).
     case validation(String)
     /// The queue is full; try again after the given number of seconds.
     case overloaded(retryAfterSeconds: Int)
@@ -46,7 +48,7 @@ public enum RerankError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .validation(message): return message
+        case let .empty(message), let .validation(message): return message
         case let .overloaded(seconds): return "the rerank queue is full; retry after \(seconds) s"
         case let .unavailable(message): return message
         case .timedOut: return "the request timed out before its documents were scored"

@@ -69,9 +69,9 @@ public final class RerankService: @unchecked Sendable {
         throws(RerankError) -> RerankTicket
     {
         if input.query.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
-            throw .validation("query must not be empty")
+            throw .empty("query must not be empty")
         }
-        if input.documents.isEmpty { throw .validation("documents must not be empty") }
+        if input.documents.isEmpty { throw .empty("documents must not be empty") }
         if input.documents.count > configuration.maxDocuments {
             throw .validation("\(input.documents.count) documents is over the limit of \(configuration.maxDocuments)")
         }
