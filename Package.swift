@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, zlib1g-dev, libnghttp2-dev).
@@ -36,10 +37,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The HTTP face of the service: routes, JSON shapes, auth, access log; a thin layer.
+        .target(name: "RerankAPI", dependencies: [
+            "HTTPServer", "RerankService", "Ranking", "T5",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ]),
 
         .executableTarget(name: "rerankd", dependencies: [
-            "HTTPServer", "RerankService", "Ranking",
+            "HTTPServer", "RerankAPI", "RerankService", "Ranking",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
@@ -52,6 +62,7 @@ let package = Package(
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
+        .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,9 @@ public final class ActiveModel: @unchecked Sendable {
     public let loadedAt: Date
     public let loadSeconds: Double
 
+    /// The checkpoint's directory name, reported as the model name.
+    public var name: String { URL(fileURLWithPath: directory).lastPathComponent }
+
     public init(scorer: PointwiseScorer, directory: String, weightsSHA256: String, loadedAt: Date, loadSeconds: Double) {
         self.scorer = scorer
         self.directory = directory

@@ -19,6 +19,7 @@ public final class RerankService: @unchecked Sendable {
     private var batchCounter = 0
     private let tokenizers: OperationQueue
     private let completions = DispatchQueue(label: "rerank.completions", attributes: .concurrent)
+    private let reloads = DispatchQueue(label: "rerank.reload")
     private let metrics = ServiceMetrics()
     private var batcher: Thread?
 
@@ -60,6 +61,29 @@ public final class RerankService: @unchecked Sendable {
         lock.lock()
         active = model
         lock.unlock()
+    }
+
+    /// Loads `directory` (the active model's directory when nil) off the serving path, validates it,
+    /// and swaps it in. A model that fails to load is reported and the active one keeps serving.
+    /// Reloads run one at a time, in order.
+    public func reload(directory: String? = nil, completion: @escaping (Result<ActiveModel, Error>) -> Void) {
+        reloads.async { [self] in
+            let current = model
+            let target = directory ?? current.directory
+            logger.info("loading model", metadata: ["directory": "\(target)"])
+            do {
+                let loaded = try ModelLoader.load(directory: target, template: current.scorer.template,
+                                                  maxInputTokens: configuration.maxInputTokens)
+                replaceModel(with: loaded)
+                logger.info("model swapped in", metadata: [
+                    "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
+                    "load_seconds": "\(loaded.loadSeconds)"])
+                completion(.success(loaded))
+            } catch {
+                logger.error("model reload failed; the active model keeps serving", metadata: ["error": "\(error)"])
+                completion(.failure(error))
+            }
+        }
     }
 
     /// Validates, tokenizes and enqueues a request; `completion` runs once, on another thread.

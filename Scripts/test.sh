@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the test clients if missing, then runs every test target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/install-deps.sh
+export RERANK_TEST_PYTHON="${RERANK_TEST_VENV:-$HOME/.cache/rerank/test-venv}/bin/python"
+swift test "$@"

@@ -1,0 +1,77 @@
+import Foundation
+import RerankService
+import T5
+
+/// `GET /info`: what is serving, with which limits.
+struct InfoDocument: Encodable {
+    struct Model: Encodable {
+        let name: String
+        let directory: String
+        let weightsSHA256: String
+        let loadedAt: String
+        let loadSeconds: Double
+        let config: Config
+        enum CodingKeys: String, CodingKey {
+            case name, directory, config
+            case weightsSHA256 = "weights_sha256"
+            case loadedAt = "loaded_at"
+            case loadSeconds = "load_seconds"
+        }
+    }
+    struct Config: Encodable {
+        let vocab_size, d_model, d_kv, d_ff, num_heads, num_layers, num_decoder_layers: Int
+        let relative_attention_num_buckets, relative_attention_max_distance: Int
+        let feed_forward_proj: String
+        let tie_word_embeddings: Bool
+        let decoder_start_token_id: Int32
+    }
+    struct Template: Encodable {
+        let name: String
+        let text: String
+        let max_passage_words: Int?
+        let score: String
+    }
+    struct Limits: Encodable {
+        let max_input_tokens, max_documents, max_batch_tokens, max_batch_pairs, max_queued_tokens, max_body_bytes: Int
+        let max_batch_delay_seconds, request_timeout_seconds: Double
+    }
+    let version: String
+    let model: Model
+    let template: Template
+    let limits: Limits
+}
+
+extension RerankRouter {
+    func infoJSON(model: ActiveModel? = nil) -> Data {
+        let model = model ?? service.model
+        let config = model.scorer.model.config
+        let template = model.scorer.template
+        let limits = service.configuration
+        let score: String
+        switch template.rule {
+        case let .logit(piece): score = "logit(\(piece))"
+        case let .logSoftmax(positive, negative): score = "log_softmax(\(positive) over \(negative), \(positive))"
+        }
+        let document = InfoDocument(
+            version: configuration.version,
+            model: .init(
+                name: model.name, directory: model.directory, weightsSHA256: model.weightsSHA256,
+                loadedAt: ISO8601DateFormatter().string(from: model.loadedAt), loadSeconds: model.loadSeconds,
+                config: .init(
+                    vocab_size: config.vocabSize, d_model: config.dModel, d_kv: config.dKV, d_ff: config.dFF,
+                    num_heads: config.numHeads, num_layers: config.numLayers,
+                    num_decoder_layers: config.numDecoderLayers,
+                    relative_attention_num_buckets: config.relativeAttentionNumBuckets,
+                    relative_attention_max_distance: config.relativeAttentionMaxDistance,
+                    feed_forward_proj: config.feedForward.rawValue, tie_word_embeddings: config.tieWordEmbeddings,
+                    decoder_start_token_id: config.decoderStartTokenID)),
+            template: .init(name: template.name, text: template.text, max_passage_words: template.maxPassageWords,
+                            score: score),
+            limits: .init(
+                max_input_tokens: limits.maxInputTokens, max_documents: limits.maxDocuments,
+                max_batch_tokens: limits.maxBatchTokens, max_batch_pairs: limits.maxBatchPairs,
+                max_queued_tokens: limits.maxQueuedTokens, max_body_bytes: configuration.maxBodyBytes,
+                max_batch_delay_seconds: limits.maxBatchDelay, request_timeout_seconds: limits.requestTimeout))
+        return try! encoder.encode(document)
+    }
+}

@@ -1,0 +1,148 @@
+import Dispatch
+import Foundation
+import HTTPServer
+import Logging
+import Metrics
+import Ranking
+import RerankService
+
+/// Routes HTTP requests to the rerank service: JSON in and out, auth, access log, metrics.
+public final class RerankRouter: @unchecked Sendable {
+    let service: RerankService
+    let configuration: APIConfiguration
+    let logger: Logger
+    let metricsText: @Sendable () -> String
+    let decoder = JSONDecoder()
+    let encoder = JSONEncoder()
+
+    /// - Parameter metricsText: renders the Prometheus exposition for `/metrics`.
+    public init(service: RerankService, configuration: APIConfiguration, logger: Logger,
+                metricsText: @escaping @Sendable () -> String) {
+        self.service = service
+        self.configuration = configuration
+        self.logger = logger
+        self.metricsText = metricsText
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+    }
+
+    enum Route: String {
+        case tei = "/rerank", cohereV1 = "/v1/rerank", cohereV2 = "/v2/rerank"
+        case health = "/health", ready = "/ready", info = "/info", metrics = "/metrics", openAPI = "/openapi.yaml"
+        case reload = "/admin/reload"
+
+        var method: String {
+            switch self {
+            case .tei, .cohereV1, .cohereV2, .reload: return "POST"
+            case .health, .ready, .info, .metrics, .openAPI: return "GET"
+            }
+        }
+    }
+
+    /// The handler to give the HTTP server.
+    public var handler: HTTPHandler {
+        { [self] request, responder in handle(request, responder) }
+    }
+
+    func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let exchange = Exchange(request: request, responder: responder, router: self)
+        guard let route = Route(rawValue: request.path) else {
+            return exchange.fail(.notFound("no route for \(request.path)"))
+        }
+        exchange.route = route.rawValue
+        let method = request.method == "HEAD" ? "GET" : request.method
+        guard method == route.method else {
+            return exchange.fail(.methodNotAllowed("\(request.path) takes \(route.method)"),
+                                 headers: [("Allow", route.method == "GET" ? "GET, HEAD" : route.method)])
+        }
+        switch route {
+        case .tei, .cohereV1, .cohereV2:
+            if let key = configuration.apiKey, !exchange.bearerMatches(key) {
+                return exchange.fail(.unauthorized("missing or wrong API key (Authorization: Bearer <key>)"))
+            }
+            rerank(route, exchange)
+        case .reload:
+            guard let token = configuration.adminToken else {
+                return exchange.fail(APIError(status: 403, type: "Forbidden",
+                                              message: "admin routes are off; start the server with --admin-token"))
+            }
+            guard exchange.bearerMatches(token) else {
+                return exchange.fail(.unauthorized("missing or wrong admin token (Authorization: Bearer <token>)"))
+            }
+            reload(exchange)
+        case .health:
+            exchange.sendJSON(200, #"{"status":"ok"}"#)
+        case .ready:
+            if service.isAccepting {
+                exchange.sendJSON(200, #"{"status":"ready"}"#)
+            } else {
+                exchange.fail(APIError(status: 503, type: "Unhealthy", message: "draining", retryAfter: 1))
+            }
+        case .info:
+            exchange.send(200, contentType: "application/json", body: Array(infoJSON()))
+        case .metrics:
+            exchange.send(200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metricsText().utf8))
+        case .openAPI:
+            exchange.send(200, contentType: "application/yaml", body: configuration.openAPIDocument)
+        }
+    }
+
+    private func rerank(_ route: Route, _ exchange: Exchange) {
+        let parsed: ParsedRerank
+        do {
+            parsed = try parseRerank(route, body: exchange.request.body)
+        } catch let error as APIError {
+            return exchange.fail(error)
+        } catch {
+            return exchange.fail(.backend("\(error)"))
+        }
+        exchange.documents = parsed.input.documents.count
+        do {
+            let ticket = try service.submit(parsed.input) { [self] result in
+                switch result {
+                case let .success(output):
+                    exchange.sendJSON(200, respond(parsed, output), headers: timingHeaders(output, exchange))
+                case let .failure(error):
+                    exchange.fail(APIError(error))
+                }
+            }
+            exchange.responder.onCancel { ticket.cancel() }
+        } catch {
+            exchange.fail(APIError(error))
+        }
+    }
+
+    private func reload(_ exchange: Exchange) {
+        var directory: String? = nil
+        if !exchange.request.body.isEmpty {
+            struct ReloadRequest: Decodable { let model: String? }
+            do {
+                directory = try decode(ReloadRequest.self, exchange.request.body).model
+            } catch let error as APIError {
+                return exchange.fail(error)
+            } catch {
+                return exchange.fail(.backend("\(error)"))
+            }
+        }
+        service.reload(directory: directory) { [self] result in
+            switch result {
+            case let .success(model):
+                exchange.send(200, contentType: "application/json", body: Array(infoJSON(model: model)))
+            case let .failure(error):
+                exchange.fail(APIError(status: 422, type: "Validation", message: "\(error)"))
+            }
+        }
+    }
+
+    private func timingHeaders(_ output: RerankOutput, _ exchange: Exchange) -> [(String, String)] {
+        func ms(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) }
+        return [
+            ("x-tokenization-time", ms(output.tokenizationSeconds)),
+            ("x-queue-time", ms(output.queueSeconds)),
+            ("x-inference-time", ms(output.inferenceSeconds)),
+            ("x-compute-time", ms(output.tokenizationSeconds + output.inferenceSeconds)),
+            ("x-total-time", ms(exchange.elapsedSeconds)),
+            ("x-truncated-documents", String(output.truncatedDocuments)),
+            ("x-prompt-tokens", String(output.promptTokens)),
+        ]
+    }
+}

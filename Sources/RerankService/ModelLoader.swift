@@ -1,0 +1,55 @@
+import Crypto
+import Dispatch
+import Foundation
+import Ranking
+
+public enum ModelLoadError: Error, CustomStringConvertible {
+    case invalid(directory: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalid(directory, reason): return "model \(directory) rejected: \(reason)"
+        }
+    }
+}
+
+/// Loads and validates a checkpoint off the serving path.
+public enum ModelLoader {
+    /// Loads config, weights and tokenizer, resolves the template's score tokens, and scores one
+    /// smoke pair; any failure leaves nothing behind and says why.
+    public static func load(directory: String, template: PromptTemplate, maxInputTokens: Int) throws -> ActiveModel {
+        let started = Date()
+        let clock = DispatchTime.now().uptimeNanoseconds
+        let url = URL(fileURLWithPath: directory, isDirectory: true)
+        let scorer: PointwiseScorer
+        do {
+            scorer = try PointwiseScorer(directory: url, template: template, maxInputTokens: maxInputTokens)
+        } catch {
+            throw ModelLoadError.invalid(directory: directory, reason: "\(error)")
+        }
+        let smoke = try scorer.rawScores(query: "what is a smoke test?",
+                                         documents: ["A smoke test checks that the basics work."])
+        guard smoke.count == 1, smoke[0].isFinite else {
+            throw ModelLoadError.invalid(directory: directory, reason: "smoke score is not finite: \(smoke)")
+        }
+        let digest = try weightsSHA256(directory: url)
+        return ActiveModel(
+            scorer: scorer, directory: url.standardizedFileURL.path, weightsSHA256: digest, loadedAt: started,
+            loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9)
+    }
+
+    /// SHA-256 over the weight files (`*.safetensors`, in name order), streamed in 4 MiB chunks.
+    static func weightsSHA256(directory: URL) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".safetensors") }.sorted()
+        var hash = SHA256()
+        for name in names {
+            let handle = try FileHandle(forReadingFrom: directory.appendingPathComponent(name))
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+                hash.update(data: chunk)
+            }
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
