@@ -51,6 +51,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], resources: [
+            // The embedded demo checkpoint (also at Models/demo) and the API description (also ./openapi.yaml).
+            .copy("Resources/demo-model"),
+            .copy("Resources/openapi.yaml"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
             "Ranking", "T5", "SentencePiece",

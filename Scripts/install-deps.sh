@@ -18,8 +18,8 @@ fi
 
 # Python clients for the HTTP tests (pinned), in a venv outside the repository.
 venv="${RERANK_TEST_VENV:-$HOME/.cache/rerank/test-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import httpx, h2" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import httpx, h2, cohere" 2>/dev/null; then
   echo "install-deps: python venv at $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check httpx==0.28.1 h2==4.1.0
+  "$venv/bin/pip" install -q --disable-pip-version-check httpx==0.28.1 h2==4.1.0 cohere==7.3.1
 fi

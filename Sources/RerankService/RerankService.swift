@@ -35,6 +35,7 @@ public final class RerankService: @unchecked Sendable {
         thread.qualityOfService = .userInteractive
         batcher = thread
         thread.start()
+        metrics.modelActive(model)
     }
 
     /// The model that new requests are scored with.
@@ -61,6 +62,7 @@ public final class RerankService: @unchecked Sendable {
         lock.lock()
         active = model
         lock.unlock()
+        metrics.modelActive(model)
     }
 
     /// Loads `directory` (the active model's directory when nil) off the serving path, validates it,

@@ -19,6 +19,7 @@ final class ServiceMetrics: @unchecked Sendable {
     private let droppedCancelled = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "cancelled")])
 
     private let lock = NSLock()
+    private var modelInfo: Gauge?
     private var throughput: (tokens: Int, nanoseconds: UInt64) = (0, 0)
 
     /// Prompt tokens per second over the recent batches (an exponentially weighted window).
@@ -47,6 +48,18 @@ final class ServiceMetrics: @unchecked Sendable {
         tokenizationDuration.recordSeconds(output.tokenizationSeconds)
         documents.increment(by: output.rawScores.count)
         if output.truncatedDocuments > 0 { truncated.increment(by: output.truncatedDocuments) }
+    }
+
+    /// `rerank_model_info{name, sha256, template} 1` for the active model; the previous one drops to 0.
+    func modelActive(_ model: ActiveModel) {
+        let gauge = Gauge(label: "rerank_model_info", dimensions: [
+            ("name", model.name), ("sha256", model.weightsSHA256), ("template", model.scorer.template.name)])
+        lock.lock()
+        let previous = modelInfo
+        modelInfo = gauge
+        lock.unlock()
+        previous?.record(0)
+        gauge.record(1)
     }
 
     func rejected() { rejectedRequests.increment() }

@@ -1,3 +1,5 @@
 import Foundation
-FileHandle.standardError.write("rerankd: the HTTP service is not built yet\n".data(using: .utf8)!)
-exit(1)
+
+Rerankd.main(EnvironmentDefaults.arguments(
+    Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment,
+    options: Rerankd.environmentOptions))

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import HTTPServer
+import Logging
+import Metrics
+import Prometheus
+import Ranking
+import RerankAPI
+import RerankService
+
+struct Rerankd: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "rerankd",
+        abstract: "Reranking server: scores (query, document) pairs with a pointwise FLAN-T5 model.",
+        discussion: """
+            Serves POST /rerank (text-embeddings-inference shape), POST /v1/rerank (Cohere v1 / Jina), \
+            POST /v2/rerank (Cohere v2), GET /health, /ready, /info, /metrics, /openapi.yaml, and \
+            POST /admin/reload (with --admin-token) over HTTP/1.1 and HTTP/2 cleartext (h2c). \
+            Every option can also be set with an environment variable: RERANK_ and the option name in \
+            capitals with underscores (RERANK_MAX_BATCH_TOKENS=4096); a flag wins over the variable. \
+            SIGHUP reloads the model from --model; SIGTERM/SIGINT drain and exit.
+            """,
+        version: version)
+
+    static let environmentOptions = [
+        "host", "port", "model", "template", "template-file", "admin-token", "api-key", "max-input-tokens",
+        "max-documents", "max-batch-tokens", "max-batch-pairs", "max-batch-delay", "max-queued-tokens",
+        "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connections", "drain-timeout", "log-level",
+    ]
+
+    @Option(help: "Address to listen on.") var host = "0.0.0.0"
+    @Option(help: "TCP port (0 picks a free one).") var port = 8080
+    @Option(help: ArgumentHelp(
+        "Checkpoint directory (Hugging Face layout). Default: the embedded demo model (random weights, "
+            + "for trying the API only).", valueName: "dir"))
+    var model: String?
+    @Option(help: ArgumentHelp("Prompt template preset: \(PromptTemplate.presets.keys.sorted().joined(separator: ", ")).",
+                               valueName: "name"))
+    var template = PromptTemplate.instructDistill.name
+    @Option(help: ArgumentHelp("Custom template JSON file (overrides --template).", valueName: "file"))
+    var templateFile: String?
+    @Option(help: "Bearer token for POST /admin/reload; admin routes are off without it.") var adminToken: String?
+    @Option(help: "Bearer key the rerank routes require; open when unset.") var apiKey: String?
+    @Option(help: "Token budget of one prompt; longer documents are cut.") var maxInputTokens = 512
+    @Option(help: "Most documents in one request.") var maxDocuments = 1000
+    @Option(help: "Most prompt tokens in one model batch (1 disables batching across pairs).")
+    var maxBatchTokens = 8192
+    @Option(help: "Most (query, document) pairs in one model batch.") var maxBatchPairs = 64
+    @Option(help: "Seconds the batcher may wait for a fuller batch once the core is free.")
+    var maxBatchDelay = 0.0
+    @Option(help: "Refuse new requests with 429 while more prompt tokens than this are queued.")
+    var maxQueuedTokens = 262_144
+    @Option(help: "Seconds a request may wait and run before it is dropped (0: no limit).")
+    var requestTimeout = 60.0
+    @Option(help: "Threads that tokenize requests while the model runs.") var tokenizerThreads = 1
+    @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 2_000_000
+    @Option(help: "Most open client connections.") var maxConnections = 1024
+    @Option(help: "Seconds to let in-flight requests finish on SIGTERM/SIGINT.") var drainTimeout = 30.0
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        for (name, value) in [("--max-input-tokens", maxInputTokens), ("--max-documents", maxDocuments),
+                              ("--max-batch-tokens", maxBatchTokens), ("--max-batch-pairs", maxBatchPairs),
+                              ("--max-queued-tokens", maxQueuedTokens), ("--tokenizer-threads", tokenizerThreads),
+                              ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections)]
+            where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+        guard maxBatchDelay >= 0, requestTimeout >= 0, drainTimeout >= 0 else {
+            throw ValidationError("durations must not be negative")
+        }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "rerankd")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(Self.metricsFactory(registry))
+        logConfiguration(logger)
+
+        let modelDirectory = try model ?? Self.embeddedDemoModel()
+        let promptTemplate = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
+            ?? PromptTemplate.preset(named: template)
+        var service = ServiceConfiguration()
+        service.maxInputTokens = maxInputTokens
+        service.maxDocuments = maxDocuments
+        service.maxBatchTokens = maxBatchTokens
+        service.maxBatchPairs = maxBatchPairs
+        service.maxBatchDelay = maxBatchDelay
+        service.maxQueuedTokens = maxQueuedTokens
+        service.requestTimeout = requestTimeout
+        service.tokenizerThreads = tokenizerThreads
+
+        let loaded = try ModelLoader.load(directory: modelDirectory, template: promptTemplate,
+                                          maxInputTokens: maxInputTokens)
+        logger.info("model loaded", metadata: [
+            "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
+            "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)"])
+        let rerank = RerankService(model: loaded, configuration: service, logger: logger)
+
+        let router = RerankRouter(
+            service: rerank,
+            configuration: APIConfiguration(
+                apiKey: apiKey, adminToken: adminToken, version: Self.version,
+                openAPIDocument: try Self.openAPIDocument(), maxBodyBytes: maxBodyBytes),
+            logger: logger, metricsText: { registry.emitToString() })
+        var http = HTTPServerConfiguration(host: host, port: port)
+        http.limits.maxBodyBytes = maxBodyBytes
+        http.limits.maxConnections = maxConnections
+        let server = HTTPServer(configuration: http, logger: logger, handler: router.handler)
+        try server.start()
+        logger.info("rerankd ready on http://\(host):\(server.boundPort) (HTTP/1.1 and h2c)")
+
+        let signals = installSignalHandlers(server: server, service: rerank, modelDirectory: modelDirectory,
+                                            logger: logger)
+        withExtendedLifetime(signals) { dispatchMain() }
+    }
+
+    private func installSignalHandlers(server: HTTPServer, service: RerankService, modelDirectory: String,
+                                       logger: Logger) -> [DispatchSourceSignal] {
+        var sources: [DispatchSourceSignal] = []
+        let drain = drainTimeout
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                logger.info("shutting down: draining for up to \(drain) s")
+                server.shutdown(drainTimeout: .milliseconds(Int(drain * 1000)))
+                service.drain()
+                logger.info("stopped")
+                Foundation.exit(0)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            logger.info("SIGHUP: reloading the model from \(modelDirectory)")
+            service.reload(directory: modelDirectory) { _ in }
+        }
+        hangup.resume()
+        sources.append(hangup)
+        return sources
+    }
+
+    private func logConfiguration(_ logger: Logger) {
+        let secret = { (value: String?) in value == nil ? "unset" : "set" }
+        logger.info("configuration", metadata: [
+            "host": "\(host)", "port": "\(port)", "model": "\(model ?? "embedded demo")",
+            "template": "\(templateFile ?? template)", "admin_token": "\(secret(adminToken))",
+            "api_key": "\(secret(apiKey))", "max_input_tokens": "\(maxInputTokens)",
+            "max_documents": "\(maxDocuments)", "max_batch_tokens": "\(maxBatchTokens)",
+            "max_batch_pairs": "\(maxBatchPairs)", "max_batch_delay": "\(maxBatchDelay)",
+            "max_queued_tokens": "\(maxQueuedTokens)", "request_timeout": "\(requestTimeout)",
+            "tokenizer_threads": "\(tokenizerThreads)", "max_body_bytes": "\(maxBodyBytes)",
+            "max_connections": "\(maxConnections)", "drain_timeout": "\(drainTimeout)",
+        ])
+    }
+
+    static func embeddedDemoModel() throws -> String {
+        guard let url = Bundle.module.url(forResource: "demo-model", withExtension: nil) else {
+            throw ValidationError("the embedded demo model is missing beside the binary; pass --model DIR")
+        }
+        return url.path
+    }
+
+    static func openAPIDocument() throws -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            throw ValidationError("openapi.yaml is missing beside the binary")
+        }
+        return Array(try Data(contentsOf: url))
+    }
+
+    static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        factory.valueHistogramBuckets = [
+            "rerank_batch_size": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+            "rerank_batch_tokens": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
+        ]
+        return factory
+    }
+}

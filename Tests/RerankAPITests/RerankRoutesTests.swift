@@ -1,0 +1,136 @@
+import Foundation
+import Ranking
+import XCTest
+@testable import RerankAPI
+
+final class RerankRoutesTests: XCTestCase {
+    static let server = Result { try LiveServer() }
+    var server: LiveServer { get throws { try Self.server.get() } }
+
+    let query = "how do rainbows form"
+    let documents = ["Sunlight refracts in droplets and makes a rainbow.", "Stocks closed higher.", "Rain and sun."]
+
+    /// Probabilities straight from the scorer, the independent side of each comparison.
+    func expectedProbabilities(template: PromptTemplate = .instructDistill) throws -> [Float] {
+        let scorer = try server.service.model.scorer
+        return try scorer.rawScores(query: query, documents: documents).map(template.rule.probability(rawScore:))
+    }
+
+    func body(_ object: [String: Any]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    func testTEIRouteRanksWithSigmoidScores() throws {
+        let reply = try server.post("/rerank", json: body(["query": query, "texts": documents, "return_text": true]))
+        XCTAssertEqual(reply.status, 200, reply.text)
+        let results = try XCTUnwrap(reply.json as? [[String: Any]])
+        let expected = try expectedProbabilities()
+        XCTAssertEqual(results.map { $0["index"] as! Int }, rankedIndices(expected, topN: nil))
+        for result in results {
+            let index = result["index"] as! Int
+            XCTAssertEqual((result["score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-6)
+            XCTAssertEqual(result["text"] as? String, documents[index])
+        }
+        for header in ["x-total-time", "x-queue-time", "x-inference-time", "x-truncated-documents"] {
+            XCTAssertNotNil(reply.headers[header], header)
+        }
+        let raw = try server.post("/rerank", json: body(["query": query, "texts": documents, "raw_scores": true]))
+        let rawResults = try XCTUnwrap(raw.json as? [[String: Any]])
+        let scorer = try server.service.model.scorer
+        let rawExpected = try scorer.rawScores(query: query, documents: documents)
+        for result in rawResults {
+            XCTAssertEqual((result["score"] as! NSNumber).floatValue, rawExpected[result["index"] as! Int], accuracy: 1e-5)
+            XCTAssertNil(result["text"])
+        }
+    }
+
+    func testCohereV1TopNAndDocumentsAsObjects() throws {
+        let reply = try server.post("/v1/rerank", json: body([
+            "model": "rerank-english-v3.0", "query": query, "top_n": 2, "return_documents": true,
+            "documents": [documents[0], ["text": documents[1], "id": 7], documents[2]],
+        ]))
+        XCTAssertEqual(reply.status, 200, reply.text)
+        let object = try XCTUnwrap(reply.json as? [String: Any])
+        let results = try XCTUnwrap(object["results"] as? [[String: Any]])
+        let expected = try expectedProbabilities()
+        XCTAssertEqual(results.map { $0["index"] as! Int }, rankedIndices(expected, topN: 2))
+        for result in results {
+            let index = result["index"] as! Int
+            XCTAssertEqual((result["relevance_score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-6)
+            let document = try XCTUnwrap(result["document"] as? [String: Any])
+            XCTAssertEqual(document["text"] as? String, documents[index])
+            if index == 1 { XCTAssertEqual(document["id"] as? Int, 7) }
+        }
+        XCTAssertEqual(object["model"] as? String, "rerank-english-v3.0")
+        let meta = try XCTUnwrap(object["meta"] as? [String: Any])
+        XCTAssertEqual((meta["api_version"] as? [String: Any])?["version"] as? String, "1")
+    }
+
+    func testCohereV2CapsTokensPerDocument() throws {
+        let long = String(repeating: "rainbow light water ", count: 50)
+        let reply = try server.post("/v2/rerank", json: body([
+            "model": "m", "query": query, "documents": [long, "short"], "max_tokens_per_doc": 8,
+        ]))
+        XCTAssertEqual(reply.status, 200, reply.text)
+        XCTAssertEqual(reply.headers["x-truncated-documents"], "1")
+        let meta = try XCTUnwrap((reply.json as? [String: Any])?["meta"] as? [String: Any])
+        XCTAssertEqual(meta["truncated_documents"] as? Int, 1)
+    }
+
+    func testBadRequestsGetClearErrors() throws {
+        let cases: [(String, String, Int, String)] = [
+            ("/rerank", "{\"query\": ", 400, "not valid JSON"),
+            ("/rerank", "", 400, "empty"),
+            ("/rerank", #"{"query": "q", "texts": "not a list"}"#, 422, "texts"),
+            ("/rerank", #"{"query": 5, "texts": ["a"]}"#, 422, "query"),
+            ("/rerank", #"{"texts": ["a"]}"#, 422, "missing key \"query\""),
+            ("/rerank", #"{"query": "  ", "texts": ["a"]}"#, 400, "query must not be empty"),
+            ("/rerank", #"{"query": "q", "texts": []}"#, 400, "documents must not be empty"),
+            ("/rerank", #"{"query": "q", "texts": ["a"], "truncation_direction": "left"}"#, 422, "truncation_direction"),
+            ("/v1/rerank", #"{"query": "q", "documents": ["a"], "top_n": 0}"#, 422, "top_n"),
+            ("/v1/rerank", #"{"query": "q", "documents": [3]}"#, 422, "documents[0]"),
+            ("/v1/rerank", #"{"query": "q", "documents": [{"title": "x"}]}"#, 422, "documents[0]"),
+        ]
+        for (path, json, status, fragment) in cases {
+            let reply = try server.post(path, json: json)
+            XCTAssertEqual(reply.status, status, "\(json): \(reply.text)")
+            let object = try XCTUnwrap(reply.json as? [String: Any], reply.text)
+            XCTAssertTrue((object["error"] as? String ?? "").contains(fragment), "\(json): \(reply.text)")
+            XCTAssertNotNil(object["error_type"] as? String)
+        }
+        let invalidUTF8 = try server.request("POST", "/rerank", body: Data([0x7B, 0xFF, 0xFE, 0x7D]))
+        XCTAssertEqual(invalidUTF8.status, 400)
+        XCTAssertTrue(invalidUTF8.text.contains("UTF-8"), invalidUTF8.text)
+        XCTAssertEqual(try server.request("GET", "/nope").status, 404)
+        let wrongMethod = try server.request("GET", "/rerank")
+        XCTAssertEqual(wrongMethod.status, 405)
+        XCTAssertEqual(wrongMethod.headers["allow"], "POST")
+    }
+
+    func testTooManyDocumentsAndNoTruncation() throws {
+        let many = try server.post("/rerank", json: body(["query": "q", "texts": Array(repeating: "d", count: 1001)]))
+        XCTAssertEqual(many.status, 422)
+        XCTAssertTrue(many.text.contains("1001 documents is over the limit of 1000"), many.text)
+        let long = String(repeating: "many words here ", count: 400)
+        let refused = try server.post("/rerank", json: body(["query": "q", "texts": ["a", long], "truncate": false]))
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertTrue(refused.text.contains("document 1"), refused.text)
+        let cut = try server.post("/rerank", json: body(["query": "q", "texts": ["a", long]]))
+        XCTAssertEqual(cut.status, 200)
+        XCTAssertEqual(cut.headers["x-truncated-documents"], "1")
+    }
+
+    func testOperationalRoutes() throws {
+        XCTAssertEqual(try server.request("GET", "/health").status, 200)
+        XCTAssertEqual(try server.request("GET", "/ready").status, 200)
+        let info = try XCTUnwrap(try server.request("GET", "/info").json as? [String: Any])
+        let model = try XCTUnwrap(info["model"] as? [String: Any])
+        XCTAssertEqual((model["weights_sha256"] as? String)?.count, 64)
+        XCTAssertEqual((info["template"] as? [String: Any])?["name"] as? String, "instructdistill")
+        XCTAssertEqual(((model["config"] as? [String: Any])?["d_model"] as? Int), 128)
+        let openAPI = try server.request("GET", "/openapi.yaml")
+        XCTAssertEqual(openAPI.status, 200)
+        XCTAssertTrue(openAPI.text.hasPrefix("openapi: 3"))
+        XCTAssertEqual(try server.request("POST", "/admin/reload").status, 403)
+    }
+}

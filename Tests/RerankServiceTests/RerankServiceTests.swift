@@ -1,0 +1,159 @@
+import Dispatch
+import Foundation
+import Logging
+import Ranking
+import XCTest
+@testable import RerankService
+
+final class RerankServiceTests: XCTestCase {
+    static let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models/demo").path
+    static let model = Result { try ModelLoader.load(directory: demo, template: .monoT5, maxInputTokens: 512) }
+
+    func makeService(_ configure: (inout ServiceConfiguration) -> Void = { _ in }) throws -> RerankService {
+        var configuration = ServiceConfiguration()
+        configure(&configuration)
+        return RerankService(model: try Self.model.get(), configuration: configuration,
+                             logger: Logger(label: "test"))
+    }
+
+    /// Submits and waits for the outcome.
+    func rerank(_ service: RerankService, _ input: RerankInput) throws -> Result<RerankOutput, RerankError> {
+        let done = DispatchSemaphore(value: 0)
+        var outcome: Result<RerankOutput, RerankError>!
+        try service.submit(input) { outcome = $0; done.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        return outcome
+    }
+
+    let documents = (0..<40).map { "document \($0) " + String(repeating: "about rainbows and light ", count: $0 % 7) }
+
+    func testScoresDoNotDependOnBatchComposition() throws {
+        let scorer = try Self.model.get().scorer
+        let alone = try documents.map { try scorer.rawScores(query: "rainbows", documents: [$0])[0] }
+        for (tokens, pairs) in [(1, 1), (200, 3), (8192, 64)] {
+            let service = try makeService { $0.maxBatchTokens = tokens; $0.maxBatchPairs = pairs }
+            // Concurrent requests of different sizes so batches mix them.
+            var outputs = [Result<RerankOutput, RerankError>?](repeating: nil, count: 4)
+            let lock = NSLock()
+            DispatchQueue.concurrentPerform(iterations: 4) { part in
+                let slice = Array(documents[(part * 10)..<(part * 10 + 10)])
+                let output = try? rerank(service, RerankInput(query: "rainbows", documents: slice))
+                lock.lock(); outputs[part] = output; lock.unlock()
+            }
+            let scores = try outputs.flatMap { try XCTUnwrap($0).get().rawScores }
+            for (score, reference) in zip(scores, alone) {
+                XCTAssertEqual(score, reference, accuracy: 1e-6, "max-batch-tokens \(tokens)")
+            }
+            service.drain()
+        }
+    }
+
+    func testOutputCarriesProbabilitiesAndTimings() throws {
+        let service = try makeService()
+        let output = try rerank(service, RerankInput(query: "rainbows", documents: ["light", "rain"])).get()
+        XCTAssertEqual(output.probabilities, output.rawScores.map { exp($0) })
+        XCTAssertEqual(output.truncatedDocuments, 0)
+        XCTAssertGreaterThan(output.promptTokens, 10)
+        XCTAssertEqual(output.template, "monot5")
+        XCTAssertGreaterThan(output.inferenceSeconds, 0)
+    }
+
+    func testRequestsAreValidatedBeforeTheyCostAnything() throws {
+        let service = try makeService { $0.maxDocuments = 3 }
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "  ", documents: ["a"])) { _ in }) {
+            XCTAssertEqual($0 as? RerankError, .empty("query must not be empty"))
+        }
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: [])) { _ in })
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["a", "b", "c", "d"])) { _ in }) {
+            XCTAssertEqual($0 as? RerankError, .validation("4 documents is over the limit of 3"))
+        }
+    }
+
+    func testTruncationIsCountedOrRefused() throws {
+        let service = try makeService { $0.maxInputTokens = 64 }
+        let long = String(repeating: "many many words ", count: 100)
+        let output = try rerank(service, RerankInput(query: "q", documents: ["short", long, long])).get()
+        XCTAssertEqual(output.truncatedDocuments, 2)
+        let refused = try rerank(service, RerankInput(query: "q", documents: ["short", long], truncate: false))
+        guard case let .failure(.validation(message)) = refused else { return XCTFail("\(refused)") }
+        XCTAssertTrue(message.hasPrefix("document 1 is too long"), message)
+    }
+
+    func testExpiredRequestsAreDroppedNotScored() throws {
+        let service = try makeService { $0.requestTimeout = 1e-9 }
+        let outcome = try rerank(service, RerankInput(query: "q", documents: documents))
+        XCTAssertEqual(outcome.map(\.rawScores.count), .failure(.timedOut))
+    }
+
+    func testCancelledRequestIsDropped() throws {
+        let service = try makeService()
+        // Occupy the core with a big request, then cancel one queued behind it.
+        let busy = DispatchSemaphore(value: 0)
+        try service.submit(RerankInput(query: "q", documents: Array(repeating: documents[39], count: 400))) { _ in
+            busy.signal()
+        }
+        let done = DispatchSemaphore(value: 0)
+        var outcome: Result<RerankOutput, RerankError>?
+        let ticket = try service.submit(RerankInput(query: "q", documents: documents)) { outcome = $0; done.signal() }
+        ticket.cancel()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(outcome.map { $0.map(\.rawScores.count) }, .failure(.cancelled))
+        XCTAssertEqual(busy.wait(timeout: .now() + 120), .success)
+    }
+
+    func testFullQueueRefusesWholeRequests() throws {
+        let service = try makeService { $0.maxQueuedTokens = 1; $0.maxBatchPairs = 8 }
+        let finished = DispatchSemaphore(value: 0)
+        try service.submit(RerankInput(query: "q", documents: Array(repeating: documents[39], count: 300))) { _ in
+            finished.signal()
+        }
+        let start = Date()
+        while service.queueDepth.tokens <= 1, Date().timeIntervalSince(start) < 30 { usleep(1000) }
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["a"])) { _ in }) {
+            guard case .overloaded(let seconds) = $0 as? RerankError else { return XCTFail("\($0)") }
+            XCTAssertGreaterThanOrEqual(seconds, 1)
+        }
+        XCTAssertEqual(finished.wait(timeout: .now() + 120), .success)
+    }
+
+    func testHotSwapUnderLoadDropsNothingAndBadModelKeepsServing() throws {
+        let service = try makeService()
+        let clients = 4, requestsPerClient = 15
+        var failures = [Int](repeating: 0, count: clients)
+        let lock = NSLock()
+        let group = DispatchGroup()
+        for client in 0..<clients {
+            DispatchQueue.global().async(group: group) { [self] in
+                for _ in 0..<requestsPerClient {
+                    let result = try? rerank(service, RerankInput(query: "rainbows", documents: documents))
+                    if case .success = result {} else { lock.lock(); failures[client] += 1; lock.unlock() }
+                }
+            }
+        }
+        var swaps = 0
+        for _ in 0..<3 {
+            let done = DispatchSemaphore(value: 0)
+            service.reload { if case .success = $0 { swaps += 1 }; done.signal() }
+            XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        }
+        let bad = DispatchSemaphore(value: 0)
+        var badOutcome: Result<ActiveModel, Error>?
+        service.reload(directory: "/nonexistent/model") { badOutcome = $0; bad.signal() }
+        XCTAssertEqual(bad.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(group.wait(timeout: .now() + 300), .success)
+        XCTAssertEqual(swaps, 3)
+        XCTAssertEqual(failures, [Int](repeating: 0, count: clients))
+        guard case .failure(let error)? = badOutcome else { return XCTFail("bad model was accepted") }
+        XCTAssertTrue("\(error)".contains("/nonexistent/model"), "\(error)")
+        XCTAssertEqual(service.model.directory, URL(fileURLWithPath: Self.demo).standardizedFileURL.path)
+    }
+
+    func testDrainedServiceRefusesNewRequests() throws {
+        let service = try makeService()
+        service.drain()
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["a"])) { _ in }) {
+            XCTAssertEqual($0 as? RerankError, .unavailable("the server is shutting down"))
+        }
+    }
+}
