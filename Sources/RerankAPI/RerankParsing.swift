@@ -1,4 +1,5 @@
 import Foundation
+import Ranking
 import RerankService
 
 /// A rerank request decoded from any of the three shapes, with what its response needs.
