@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
-        .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"]),
+        .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"], exclude: ["Clients"]),
     ],
     swiftLanguageModes: [.v5]
 )

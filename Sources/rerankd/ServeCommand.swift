@@ -76,7 +76,7 @@ struct Rerankd: ParsableCommand {
     }
 
     func run() throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "rerankd")
         logger.logLevel = Logger.Level(rawValue: logLevel)!
         let registry = PrometheusCollectorRegistry()
