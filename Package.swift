@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The numeric and tokenizer kernels are compiled with optimisation in debug builds too: unoptimised
+// Swift is 10-50x slower there, which would make the parity and service tests crawl.
+let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "rerank",
     platforms: [.macOS(.v14)],
@@ -23,9 +27,9 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
-        .target(name: "SentencePiece"),
+        .target(name: "SentencePiece", swiftSettings: optimizedEvenInDebug),
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
-        .target(name: "T5", dependencies: ["COpenBLAS"]),
+        .target(name: "T5", dependencies: ["COpenBLAS"], swiftSettings: optimizedEvenInDebug),
         // Prompt templates, truncation and scoring of (query, document) pairs.
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.

@@ -30,7 +30,8 @@ public final class RerankService: @unchecked Sendable {
         tokenizers = OperationQueue()
         tokenizers.name = "rerank.tokenize"
         tokenizers.maxConcurrentOperationCount = max(1, configuration.tokenizerThreads)
-        let thread = Thread { [unowned self] in self.runBatches() }
+        // The thread keeps the service alive until `drain()` stops it.
+        let thread = Thread { self.runBatches() }
         thread.name = "rerank.batcher"
         thread.qualityOfService = .userInteractive
         batcher = thread
