@@ -13,8 +13,10 @@ final class RerankServiceTests: XCTestCase {
     func makeService(_ configure: (inout ServiceConfiguration) -> Void = { _ in }) throws -> RerankService {
         var configuration = ServiceConfiguration()
         configure(&configuration)
-        return RerankService(model: try Self.model.get(), configuration: configuration,
-                             logger: Logger(label: "test"))
+        let service = RerankService(model: try Self.model.get(), configuration: configuration,
+                                    logger: Logger(label: "test"))
+        addTeardownBlock { service.drain() }
+        return service
     }
 
     /// Submits and waits for the outcome.
@@ -45,7 +47,6 @@ final class RerankServiceTests: XCTestCase {
             for (score, reference) in zip(scores, alone) {
                 XCTAssertEqual(score, reference, accuracy: 1e-6, "max-batch-tokens \(tokens)")
             }
-            service.drain()
         }
     }
 
