@@ -23,7 +23,8 @@ public enum ScoreRule: Equatable, Sendable {
         case .logSoftmax:
             let negative = logits[0], positive = logits[1]
             let top = max(negative, positive)
-            return positive - (top + log(exp(negative - top) + exp(positive - top)))
+            // Subtract the max before adding back, so large logits keep their precision.
+            return (positive - top) - log(exp(negative - top) + exp(positive - top))
         }
     }
 
