@@ -111,7 +111,8 @@ final class RerankRoutesTests: XCTestCase {
         let many = try server.post("/rerank", json: body(["query": "q", "texts": Array(repeating: "d", count: 1001)]))
         XCTAssertEqual(many.status, 422)
         XCTAssertTrue(many.text.contains("1001 documents is over the limit of 1000"), many.text)
-        let long = String(repeating: "many words here ", count: 400)
+        // Long words, so the template's 200-word cut still leaves far more than 512 tokens.
+        let long = String(repeating: "antidisestablishmentarianism ", count: 400)
         let refused = try server.post("/rerank", json: body(["query": "q", "texts": ["a", long], "truncate": false]))
         XCTAssertEqual(refused.status, 422)
         XCTAssertTrue(refused.text.contains("document 1"), refused.text)
