@@ -4,12 +4,14 @@ import SentencePiece
 
 /// Ids over the hostile corpus must equal those the reference libraries produced
 /// (Scripts/fixtures/make_tokenizer_fixtures.py): `sp` from sentencepiece (+ eos), `hf` from
-/// the `tokenizers` library on the T5TokenizerFast conversion of the same model.
+/// the `tokenizers` library on the T5TokenizerFast conversion of the same model, `hf_legacy` from
+/// `tokenizers` on the older converter layout of the T5 one.
 final class FixtureParityTests: XCTestCase {
     struct Expected: Decodable {
         let text: String
         let sp: [Int32]
-        let hf: [Int32]?
+        let hf: [Int32]
+        let hf_legacy: [Int32]?
     }
 
     static let fixtures = URL(fileURLWithPath: #filePath)
@@ -49,6 +51,21 @@ final class FixtureParityTests: XCTestCase {
 
     func testT5TokenizerJSONMatchesTokenizers() throws {
         try assertParity(model: "t5", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer.json", expected: { $0.hf })
+    }
+
+    func testLegacyLayoutTokenizerJSONMatchesTokenizers() throws {
+        try assertParity(model: "t5", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer-legacy.json",
+                         expected: { $0.hf_legacy })
+    }
+
+    func testByteFallbackTokenizerJSONMatchesTokenizers() throws {
+        try assertParity(model: "bytefallback", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer.json",
+                         expected: { $0.hf })
+    }
+
+    func testUserDefinedTokenizerJSONMatchesTokenizers() throws {
+        try assertParity(model: "userdefined", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer.json",
+                         expected: { $0.hf })
     }
 
     func testByteFallbackModelMatchesSentencePiece() throws {
