@@ -69,7 +69,7 @@ struct ModelProto {
                 try reader.expect(type, is: .varint, field: "SentencePiece.type")
                 let raw = try reader.readInt32()
                 guard let kind = PieceType(rawValue: raw) else {
-                    throw WireFormatError(reason: "piece type \(raw) is not a SentencePiece.Type")
+                    throw FormatError(reason: "piece type \(raw) is not a SentencePiece.Type")
                 }
                 piece.type = kind
             default:
@@ -77,7 +77,7 @@ struct ModelProto {
             }
         }
         guard sawText, !piece.text.isEmpty else {
-            throw WireFormatError(reason: "a piece at byte \(range.lowerBound) has no text")
+            throw FormatError(reason: "a piece at byte \(range.lowerBound) has no text")
         }
         return piece
     }
@@ -91,7 +91,7 @@ struct ModelProto {
                 try reader.expect(type, is: .varint, field: "TrainerSpec.model_type")
                 let raw = try reader.readInt32()
                 guard let kind = ModelType(rawValue: raw) else {
-                    throw WireFormatError(reason: "model type \(raw) is not a TrainerSpec.ModelType")
+                    throw FormatError(reason: "model type \(raw) is not a TrainerSpec.ModelType")
                 }
                 modelType = kind
             case 24:

@@ -7,11 +7,11 @@ struct PrecompiledCharsMap {
 
     init(blob: [UInt8]) throws {
         guard blob.count > 4 else {
-            throw WireFormatError(reason: "precompiled_charsmap of \(blob.count) bytes is too short")
+            throw FormatError(reason: "precompiled_charsmap of \(blob.count) bytes is too short")
         }
         let trieSize = Int(UInt32(blob[0]) | UInt32(blob[1]) << 8 | UInt32(blob[2]) << 16 | UInt32(blob[3]) << 24)
         guard trieSize < blob.count - 4, trieSize % 4 == 0 else {
-            throw WireFormatError(reason: "precompiled_charsmap trie size \(trieSize) does not fit its \(blob.count)-byte blob")
+            throw FormatError(reason: "precompiled_charsmap trie size \(trieSize) does not fit its \(blob.count)-byte blob")
         }
         trie = DoubleArrayTrie(littleEndianBytes: blob[4..<(4 + trieSize)])
         replacements = Array(blob[(4 + trieSize)...])

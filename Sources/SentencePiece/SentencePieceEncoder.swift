@@ -44,7 +44,7 @@ struct SentencePieceEncoder: Sendable {
             }
         }
         if proto.byteFallback, let missing = byteIDs.firstIndex(of: -1) {
-            throw WireFormatError(reason: "byte_fallback is set but piece <0x\(String(missing, radix: 16, uppercase: true))> is missing")
+            throw FormatError(reason: "byte_fallback is set but piece <0x\(String(missing, radix: 16, uppercase: true))> is missing")
         }
         var charsMap: PrecompiledCharsMap?
         if !proto.precompiledCharsMap.isEmpty {

@@ -34,7 +34,7 @@ public struct SentencePieceTokenizer: Sendable {
         let proto: ModelProto
         do {
             proto = try ModelProto(bytes: bytes)
-        } catch let error as WireFormatError {
+        } catch let error as FormatError {
             throw TokenizerError.malformed(path: path, reason: error.reason)
         }
         guard proto.modelType == .unigram else {
@@ -54,7 +54,7 @@ public struct SentencePieceTokenizer: Sendable {
         }
         do {
             encoder = .sentencePiece(try SentencePieceEncoder(proto: proto, unknownID: Int32(unknown[0])))
-        } catch let error as WireFormatError {
+        } catch let error as FormatError {
             throw TokenizerError.malformed(path: path, reason: error.reason)
         }
         vocabulary = Vocabulary(pieces: proto.pieces.map(\.text))
@@ -68,9 +68,9 @@ public struct SentencePieceTokenizer: Sendable {
         let model: TokenizerJSONModel
         do {
             model = try TokenizerJSONLoader.load(Data(bytes))
-        } catch let error as WireFormatError {
+        } catch let error as FormatError {
             throw TokenizerError.malformed(path: url.path, reason: error.reason)
-        } catch let error as TokenizerJSONLoader.UnsupportedComponent {
+        } catch let error as UnsupportedFeature {
             throw TokenizerError.unsupported(path: url.path, reason: error.reason)
         }
         encoder = .tokenizers(model.encoder)

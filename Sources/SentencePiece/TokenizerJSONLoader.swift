@@ -10,32 +10,27 @@ struct TokenizerJSONModel {
 }
 
 /// Reads the Hugging Face `tokenizers` serialisation of a Unigram tokenizer, accepting only the
-/// components whose semantics `TokenizersEncoder` reproduces. Throws `WireFormatError` (for
-/// shape problems) or `TokenizerError.unsupported`-worthy `UnsupportedComponent`.
+/// components whose semantics `TokenizersEncoder` reproduces.
 enum TokenizerJSONLoader {
-    struct UnsupportedComponent: Error {
-        let reason: String
-    }
-
     static func load(_ data: Data) throws -> TokenizerJSONModel {
         let root: [String: Any]
         do {
             guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw WireFormatError(reason: "top level is not a JSON object")
+                throw FormatError(reason: "top level is not a JSON object")
             }
             root = object
-        } catch let error as WireFormatError {
+        } catch let error as FormatError {
             throw error
         } catch {
-            throw WireFormatError(reason: "invalid JSON (\(error.localizedDescription))")
+            throw FormatError(reason: "invalid JSON (\(error.localizedDescription))")
         }
         let model = try field(root, "model", as: [String: Any].self)
         let type = try field(model, "type", as: String.self)
         guard type == "Unigram" else {
-            throw UnsupportedComponent(reason: "model type \(type); only Unigram is supported")
+            throw UnsupportedFeature(reason: "model type \(type); only Unigram is supported")
         }
         if let byteFallback = model["byte_fallback"] as? Bool, byteFallback {
-            throw UnsupportedComponent(reason: "Unigram byte_fallback is not supported")
+            throw UnsupportedFeature(reason: "Unigram byte_fallback is not supported")
         }
         let entries = try field(model, "vocab", as: [Any].self)
         var vocabulary: [(piece: String, score: Double)] = []
@@ -43,23 +38,26 @@ enum TokenizerJSONLoader {
         for (index, entry) in entries.enumerated() {
             guard let pair = entry as? [Any], pair.count == 2, let piece = pair[0] as? String,
                   let score = (pair[1] as? NSNumber)?.doubleValue else {
-                throw WireFormatError(reason: "model.vocab[\(index)] is not a [piece, score] pair")
+                throw FormatError(reason: "model.vocab[\(index)] is not a [piece, score] pair")
             }
             vocabulary.append((piece, score))
         }
-        guard !vocabulary.isEmpty else { throw WireFormatError(reason: "model.vocab is empty") }
+        guard !vocabulary.isEmpty else { throw FormatError(reason: "model.vocab is empty") }
         guard let unk = model["unk_id"] as? Int, unk >= 0, unk < vocabulary.count else {
-            throw WireFormatError(reason: "model.unk_id is missing or outside the vocabulary")
+            throw FormatError(reason: "model.unk_id is missing or outside the vocabulary")
         }
 
         var added: [(content: String, id: Int32)] = []
-        for (index, entry) in ((root["added_tokens"] as? [Any]) ?? []).enumerated() {
+        let addedTokens = (root["added_tokens"] as? [Any]) ?? []
+        // Ids beyond the vocabulary plus the added tokens would leave holes (and size the table).
+        let idLimit = vocabulary.count + addedTokens.count
+        for (index, entry) in addedTokens.enumerated() {
             guard let token = entry as? [String: Any], let content = token["content"] as? String, !content.isEmpty,
-                  let id = token["id"] as? Int, id >= 0, id < Int(Int32.max) else {
-                throw WireFormatError(reason: "added_tokens[\(index)] lacks a content string or an id")
+                  let id = token["id"] as? Int, id >= 0, id < idLimit else {
+                throw FormatError(reason: "added_tokens[\(index)] lacks a content string or an id below \(idLimit)")
             }
             for flag in ["single_word", "lstrip", "rstrip", "normalized"] where (token[flag] as? Bool) == true {
-                throw UnsupportedComponent(reason: "added token \(content) sets \(flag), which is not supported")
+                throw UnsupportedFeature(reason: "added token \(content) sets \(flag), which is not supported")
             }
             added.append((content, Int32(id)))
         }
@@ -71,7 +69,7 @@ enum TokenizerJSONLoader {
         let configured = try withPreTokenizer(pipeline, root["pre_tokenizer"])
         let eos = try eosID(root, vocab)
         guard let pad = vocab.id(of: "<pad>") else {
-            throw UnsupportedComponent(reason: "the vocabulary has no <pad> piece")
+            throw UnsupportedFeature(reason: "the vocabulary has no <pad> piece")
         }
         let encoder = TokenizersEncoder(pipeline: configured, vocabulary: vocabulary, unknownID: Int32(unk),
                                         addedTokens: added)
@@ -80,7 +78,7 @@ enum TokenizerJSONLoader {
 
     private static func field<T>(_ object: [String: Any], _ key: String, as: T.Type) throws -> T {
         guard let value = object[key] as? T else {
-            throw WireFormatError(reason: "\"\(key)\" is missing or not a \(T.self)")
+            throw FormatError(reason: "\"\(key)\" is missing or not a \(T.self)")
         }
         return value
     }
@@ -91,10 +89,13 @@ enum TokenizerJSONLoader {
            let special = processor["special_tokens"] as? [String: Any],
            let eos = special["</s>"] as? [String: Any],
            let ids = eos["ids"] as? [Int], ids.count == 1 {
+            guard vocabulary.piece(of: Int32(clamping: ids[0])) != nil else {
+                throw FormatError(reason: "post_processor </s> id \(ids[0]) names no piece")
+            }
             return Int32(ids[0])
         }
         guard let id = vocabulary.id(of: "</s>") else {
-            throw UnsupportedComponent(reason: "the vocabulary has no </s> piece")
+            throw UnsupportedFeature(reason: "the vocabulary has no </s> piece")
         }
         return id
     }
@@ -102,7 +103,7 @@ enum TokenizerJSONLoader {
     private static func normalizerSteps(_ value: Any?) throws -> [TokenizersPipeline.NormalizerStep] {
         guard let value, !(value is NSNull) else { return [] }
         guard let spec = value as? [String: Any], let type = spec["type"] as? String else {
-            throw WireFormatError(reason: "normalizer is not an object with a type")
+            throw FormatError(reason: "normalizer is not an object with a type")
         }
         switch type {
         case "Sequence":
@@ -110,7 +111,7 @@ enum TokenizerJSONLoader {
         case "Precompiled":
             let encoded = try field(spec, "precompiled_charsmap", as: String.self)
             guard let blob = Data(base64Encoded: encoded) else {
-                throw WireFormatError(reason: "precompiled_charsmap is not base64")
+                throw FormatError(reason: "precompiled_charsmap is not base64")
             }
             return [.precompiled(try PrecompiledCharsMap(blob: Array(blob)))]
         case "Strip":
@@ -124,9 +125,9 @@ enum TokenizerJSONLoader {
             if let regex = pattern["Regex"] as? String, let repeated = repeatedCharacterRegex(regex) {
                 return [.replace(pattern: repeated, content: Array(content.utf8))]
             }
-            throw UnsupportedComponent(reason: "Replace pattern \(pattern) is not supported")
+            throw UnsupportedFeature(reason: "Replace pattern \(pattern) is not supported")
         default:
-            throw UnsupportedComponent(reason: "normalizer \(type) is not supported")
+            throw UnsupportedFeature(reason: "normalizer \(type) is not supported")
         }
     }
 
@@ -145,7 +146,7 @@ enum TokenizerJSONLoader {
     private static func withPreTokenizer(_ pipeline: TokenizersPipeline, _ value: Any?) throws -> TokenizersPipeline {
         guard let value, !(value is NSNull) else { return pipeline }
         guard let spec = value as? [String: Any], let type = spec["type"] as? String else {
-            throw WireFormatError(reason: "pre_tokenizer is not an object with a type")
+            throw FormatError(reason: "pre_tokenizer is not an object with a type")
         }
         var result = pipeline
         switch type {
@@ -154,7 +155,7 @@ enum TokenizerJSONLoader {
                 let stepType = (step as? [String: Any])?["type"] as? String
                 // Splitting on whitespace is only reproduced ahead of Metaspace.
                 guard stepType != "WhitespaceSplit" || (index == 0 && result.metaspace == nil) else {
-                    throw UnsupportedComponent(reason: "WhitespaceSplit after another pre-tokenizer is not supported")
+                    throw UnsupportedFeature(reason: "WhitespaceSplit after another pre-tokenizer is not supported")
                 }
                 if stepType == "WhitespaceSplit" {
                     result.whitespaceSplit = true
@@ -164,7 +165,7 @@ enum TokenizerJSONLoader {
             }
         case "Metaspace":
             guard result.metaspace == nil else {
-                throw UnsupportedComponent(reason: "more than one Metaspace pre-tokenizer")
+                throw UnsupportedFeature(reason: "more than one Metaspace pre-tokenizer")
             }
             let replacement = try field(spec, "replacement", as: String.self)
             let scheme: TokenizersPipeline.PrependScheme
@@ -173,13 +174,13 @@ enum TokenizerJSONLoader {
             case "first": scheme = .first
             case "never": scheme = .never
             case nil: scheme = ((spec["add_prefix_space"] as? Bool) ?? true) ? .always : .never
-            case let other?: throw WireFormatError(reason: "Metaspace prepend_scheme \(other) is unknown")
+            case let other?: throw FormatError(reason: "Metaspace prepend_scheme \(other) is unknown")
             }
-            guard !replacement.isEmpty else { throw WireFormatError(reason: "Metaspace replacement is empty") }
+            guard !replacement.isEmpty else { throw FormatError(reason: "Metaspace replacement is empty") }
             result.metaspace = .init(replacement: Array(replacement.utf8), prependScheme: scheme,
                                      split: (spec["split"] as? Bool) ?? true)
         default:
-            throw UnsupportedComponent(reason: "pre-tokenizer \(type) is not supported")
+            throw UnsupportedFeature(reason: "pre-tokenizer \(type) is not supported")
         }
         return result
     }

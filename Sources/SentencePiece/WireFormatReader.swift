@@ -1,8 +1,3 @@
-/// Why protobuf bytes could not be decoded; the loader adds the file path.
-struct WireFormatError: Error {
-    let reason: String
-}
-
 /// A cursor over protobuf wire-format bytes. It knows only the encodings that `ModelProto`
 /// uses (varint, 32-bit, length-delimited) and can skip the 64-bit one.
 struct WireFormatReader {
@@ -30,10 +25,10 @@ struct WireFormatReader {
         let key = try readVarint()
         let field = key >> 3
         guard field > 0, field < (1 << 29) else {
-            throw WireFormatError(reason: "invalid field number \(field) at byte \(position)")
+            throw FormatError(reason: "invalid field number \(field) at byte \(position)")
         }
         guard let type = WireType(rawValue: key & 7) else {
-            throw WireFormatError(reason: "unsupported wire type \(key & 7) for field \(field)")
+            throw FormatError(reason: "unsupported wire type \(key & 7) for field \(field)")
         }
         return (Int(field), type)
     }
@@ -42,8 +37,8 @@ struct WireFormatReader {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            guard position < end else { throw WireFormatError(reason: "truncated varint at byte \(position)") }
-            guard shift < 64 else { throw WireFormatError(reason: "varint longer than 10 bytes at byte \(position)") }
+            guard position < end else { throw FormatError(reason: "truncated varint at byte \(position)") }
+            guard shift < 64 else { throw FormatError(reason: "varint longer than 10 bytes at byte \(position)") }
             let byte = bytes[position]
             position += 1
             result |= UInt64(byte & 0x7F) << shift
@@ -62,7 +57,7 @@ struct WireFormatReader {
     }
 
     mutating func readFloat() throws -> Float {
-        guard end - position >= 4 else { throw WireFormatError(reason: "truncated float at byte \(position)") }
+        guard end - position >= 4 else { throw FormatError(reason: "truncated float at byte \(position)") }
         var bits: UInt32 = 0
         for k in 0..<4 { bits |= UInt32(bytes[position + k]) << (8 * UInt32(k)) }
         position += 4
@@ -73,7 +68,7 @@ struct WireFormatReader {
     mutating func readLengthDelimited() throws -> Range<Int> {
         let length = try readVarint()
         guard length <= UInt64(end - position) else {
-            throw WireFormatError(reason: "length \(length) at byte \(position) runs past the end of its message")
+            throw FormatError(reason: "length \(length) at byte \(position) runs past the end of its message")
         }
         let start = position
         position += Int(length)
@@ -83,7 +78,7 @@ struct WireFormatReader {
     mutating func readString() throws -> String {
         let range = try readLengthDelimited()
         guard let text = String(validating: bytes[range], as: UTF8.self) else {
-            throw WireFormatError(reason: "string at byte \(range.lowerBound) is not valid UTF-8")
+            throw FormatError(reason: "string at byte \(range.lowerBound) is not valid UTF-8")
         }
         return text
     }
@@ -94,7 +89,7 @@ struct WireFormatReader {
         case .lengthDelimited: _ = try readLengthDelimited()
         case .fixed32, .fixed64:
             let width = type == .fixed32 ? 4 : 8
-            guard end - position >= width else { throw WireFormatError(reason: "truncated fixed field at byte \(position)") }
+            guard end - position >= width else { throw FormatError(reason: "truncated fixed field at byte \(position)") }
             position += width
         }
     }
@@ -102,7 +97,7 @@ struct WireFormatReader {
     /// Throws unless the field arrived with the wire type its schema declares.
     func expect(_ type: WireType, is expected: WireType, field: String) throws {
         guard type == expected else {
-            throw WireFormatError(reason: "field \(field) has wire type \(type.rawValue), expected \(expected.rawValue)")
+            throw FormatError(reason: "field \(field) has wire type \(type.rawValue), expected \(expected.rawValue)")
         }
     }
 }
