@@ -26,6 +26,13 @@ struct DoubleArrayTrie {
 
     @inline(__always) private static func value(_ unit: UInt32) -> Int { Int(unit & ((1 << 31) - 1)) }
 
+    /// Whether some key starts with `byte`.
+    func hasKey(startingWith byte: UInt8) -> Bool {
+        guard let root = units.first else { return false }
+        let node = Self.offset(root) ^ Int(byte)
+        return node < units.count && Self.label(units[node]) == UInt32(byte)
+    }
+
     /// Visits every key that is a prefix of `bytes[start..<end]`, shortest first, as
     /// (key length, value); `visit` returns false to stop. A unit index outside the array
     /// (a corrupt file) ends the search instead of trapping.

@@ -4,6 +4,8 @@
 struct PrecompiledCharsMap {
     let trie: DoubleArrayTrie
     let replacements: [UInt8]
+    /// Whether any rule starts with each byte: most text (ASCII letters) needs no trie walk.
+    private let ruleStarts: [Bool]
 
     init(blob: [UInt8]) throws {
         guard blob.count > 4 else {
@@ -15,6 +17,8 @@ struct PrecompiledCharsMap {
         }
         trie = DoubleArrayTrie(littleEndianBytes: blob[4..<(4 + trieSize)])
         replacements = Array(blob[(4 + trieSize)...])
+        let trie = self.trie
+        ruleStarts = (0...255).map { trie.hasKey(startingWith: UInt8($0)) }
     }
 
     /// The replacement bytes starting at `value`, up to the next NUL; nil for a value outside
@@ -27,7 +31,9 @@ struct PrecompiledCharsMap {
     }
 
     /// The longest rule matching at `start`, as sentencepiece's normalizer picks it.
+    @inline(__always)
     func longestMatch(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (length: Int, replacement: Range<Int>)? {
+        guard ruleStarts[Int(bytes[start])] else { return nil }
         var best: (Int, Int)?
         trie.forEachPrefix(of: bytes, from: start, to: end, stopAtNUL: false) { length, value in
             best = (length, value)

@@ -48,9 +48,11 @@ struct TokenizersEncoder: Sendable {
         guard !segment.isEmpty else { return }
         let normalized = pipeline.normalize(segment)
         var segments: [Segment] = []
-        for word in pipeline.words(of: normalized, segmentIsFirst: isFirst) {
+        let (text, words) = pipeline.words(of: normalized, segmentIsFirst: isFirst)
+        for word in words {
             segments.removeAll(keepingCapacity: true)
-            word.withUnsafeBufferPointer { bytes in
+            text.withUnsafeBufferPointer { text in
+                let bytes = UnsafeBufferPointer(rebasing: text[word])
                 unigram_viterbi(bytes, count: bytes.count, trie: trie, scores: scores,
                                 unknownID: unknownID, unknownScore: unknownScore, into: &segments)
             }

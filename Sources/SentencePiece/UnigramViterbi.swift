@@ -29,43 +29,46 @@ func unigram_viterbi<Score: BinaryFloatingPoint>(
     into segments: inout [Segment]
 ) {
     guard count > 0 else { return }
-    // Per end position: best score, the start of the last piece (-1: unreached), its id.
-    var bestScore = [Score](repeating: 0, count: count + 1)
-    var bestStart = [Int](repeating: -1, count: count + 1)
-    var bestID = [Int32](repeating: unknownID, count: count + 1)
-    scores.withUnsafeBufferPointer { scores in
-        var start = 0
-        while start < count {
-            let scoreHere = bestScore[start]
-            let charLength = min(utf8_char_length(text[start]), count - start)
-            var coversChar = false
-            trie.forEachPrefix(of: text, from: start, to: count) { end, id in
-                let candidate = scores[Int(id)] + Double(scoreHere)
-                if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
-                    bestScore[end] = Score(candidate)
-                    bestStart[end] = start
-                    bestID[end] = id
+    var best = [BestPath<Score>](repeating: BestPath(score: 0, start: -1, id: unknownID), count: count + 1)
+    best.withUnsafeMutableBufferPointer { best in
+        scores.withUnsafeBufferPointer { scores in
+            var start = 0
+            while start < count {
+                let scoreHere = best[start].score
+                let charLength = min(utf8_char_length(text[start]), count - start)
+                var coversChar = false
+                trie.forEachPrefix(of: text, from: start, to: count) { end, id in
+                    let candidate = scores[Int(id)] + Double(scoreHere)
+                    if best[end].start == -1 || candidate > Double(best[end].score) {
+                        best[end] = BestPath(score: Score(candidate), start: start, id: id)
+                    }
+                    if end - start == charLength { coversChar = true }
                 }
-                if end - start == charLength { coversChar = true }
-            }
-            if !coversChar {
-                let end = start + charLength
-                let candidate = unknownScore + scoreHere
-                if bestStart[end] == -1 || candidate > bestScore[end] {
-                    bestScore[end] = candidate
-                    bestStart[end] = start
-                    bestID[end] = unknownID
+                if !coversChar {
+                    let end = start + charLength
+                    let candidate = unknownScore + scoreHere
+                    if best[end].start == -1 || candidate > best[end].score {
+                        best[end] = BestPath(score: candidate, start: start, id: unknownID)
+                    }
                 }
+                start += charLength
             }
-            start += charLength
         }
     }
     let first = segments.count
     var end = count
     while end > 0 {
-        let start = bestStart[end]
-        segments.append(Segment(id: bestID[end], start: start, end: end))
-        end = start
+        let node = best[end]
+        segments.append(Segment(id: node.id, start: node.start, end: end))
+        end = node.start
     }
     segments[first...].reverse()
+}
+
+/// The best path ending at a position: its score, the start of its last piece (-1: the position
+/// is not reached yet) and that piece's id.
+private struct BestPath<Score> {
+    var score: Score
+    var start: Int
+    var id: Int32
 }
