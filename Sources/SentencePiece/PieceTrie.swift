@@ -53,30 +53,32 @@ struct PieceTrie: Sendable {
     @inline(__always)
     func forEachPrefix(of bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, _ visit: (_ end: Int, _ id: Int32) -> Void) {
         guard start < end else { return }
-        rootChildren.withUnsafeBufferPointer { root in
+        var node = Int(rootChildren[Int(bytes[start])])
+        var i = start + 1
         edgeStart.withUnsafeBufferPointer { edgeStart in
-        edgeLabel.withUnsafeBufferPointer { edgeLabel in
-        edgeTarget.withUnsafeBufferPointer { edgeTarget in
-        nodeValue.withUnsafeBufferPointer { nodeValue in
-            var node = Int(root[Int(bytes[start])])
-            var i = start + 1
-            while node >= 0 {
-                let id = nodeValue[node]
-                if id >= 0 { visit(i, id) }
-                guard i < end else { return }
-                let byte = bytes[i]
-                var lo = Int(edgeStart[node])
-                var hi = Int(edgeStart[node + 1])
-                node = -1
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    let label = edgeLabel[mid]
-                    if label == byte { node = Int(edgeTarget[mid]); break }
-                    if label < byte { lo = mid + 1 } else { hi = mid }
+            edgeLabel.withUnsafeBufferPointer { edgeLabel in
+                edgeTarget.withUnsafeBufferPointer { edgeTarget in
+                    nodeValue.withUnsafeBufferPointer { nodeValue in
+                        while node >= 0 {
+                            let id = nodeValue[node]
+                            if id >= 0 { visit(i, id) }
+                            guard i < end else { return }
+                            let byte = bytes[i]
+                            var lo = Int(edgeStart[node])
+                            var hi = Int(edgeStart[node + 1])
+                            node = -1
+                            while lo < hi {
+                                let mid = (lo + hi) >> 1
+                                let label = edgeLabel[mid]
+                                if label == byte { node = Int(edgeTarget[mid]); break }
+                                if label < byte { lo = mid + 1 } else { hi = mid }
+                            }
+                            i += 1
+                        }
+                    }
                 }
-                i += 1
             }
-        }}}}}
+        }
     }
 
     /// The end of the longest piece starting at `start`, or nil.

@@ -3,8 +3,8 @@
 /// fallback, spell each unknown piece as `<0xXX>` byte pieces.
 struct SentencePieceEncoder: Sendable {
     let normalizer: SentencePieceNormalizer
-    /// Normal, user-defined and unused-excluded pieces; control, unknown and byte pieces are
-    /// never produced by matching text, as in sentencepiece.
+    /// Normal and user-defined pieces: sentencepiece never matches control, unknown or byte
+    /// pieces in text and skips unused ones.
     let trie: PieceTrie
     /// Viterbi score per id (user-defined pieces carry sentencepiece's length bonus).
     let scores: [Double]

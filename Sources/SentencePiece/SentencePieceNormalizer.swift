@@ -11,8 +11,11 @@ struct SentencePieceNormalizer: Sendable {
     var removeExtraWhitespaces: Bool
     var escapeWhitespaces: Bool
 
-    /// The normalised form of the first unit of `input[start..<end]` and how many input bytes
-    /// it consumes, as (bytes of `input` or of the replacement table, consumed).
+    /// Where a normalised unit's bytes live: in the input, or in the rules' replacement table.
+    enum Source { case input, replacements }
+
+    /// The normalised form of the first unit of `input[start..<end]` (a user-defined symbol, the
+    /// longest rule, or one character) and how many input bytes it consumes.
     @inline(__always)
     private func normalizePrefix(
         _ input: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
@@ -27,8 +30,6 @@ struct SentencePieceNormalizer: Sendable {
         let length = min(utf8_char_length(input[start]), end - start)
         return (.input, start..<(start + length), length)
     }
-
-    enum Source { case input, replacements }
 
     /// Appends the normalised bytes of `input` to `output`.
     func normalize(_ input: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {

@@ -1,5 +1,5 @@
-// Encode throughput of SentencePieceTokenizer: `sentencepiece-bench <model dir | spiece.model |
-// tokenizer.json> <text file> [seconds]`. Build with -c release (Scripts/bench_tokenizer.sh).
+// Encode throughput of SentencePieceTokenizer: `sentencepiece-bench <model dir | *.model |
+// *.json> <text file> [seconds]`. Build with -c release (Scripts/bench_tokenizer.sh).
 // Reports MB/s of UTF-8 input for the whole text as one string and for its paragraphs encoded
 // one by one (closer to the server, which encodes each document separately). Time is the
 // thread's CPU time, so that other processes on a shared machine distort it less.
@@ -13,12 +13,18 @@ guard arguments.count >= 3 else {
 }
 let modelURL = URL(fileURLWithPath: arguments[1])
 let tokenizer: SentencePieceTokenizer
-switch modelURL.lastPathComponent {
-case "spiece.model": tokenizer = try SentencePieceTokenizer(spieceModel: modelURL)
-case let name where name.hasSuffix(".json"): tokenizer = try SentencePieceTokenizer(tokenizerJSON: modelURL)
-default: tokenizer = try SentencePieceTokenizer(directory: modelURL)
+let text: String
+do {
+    switch modelURL.pathExtension {
+    case "model": tokenizer = try SentencePieceTokenizer(spieceModel: modelURL)
+    case "json": tokenizer = try SentencePieceTokenizer(tokenizerJSON: modelURL)
+    default: tokenizer = try SentencePieceTokenizer(directory: modelURL)
+    }
+    text = try String(contentsOfFile: arguments[2], encoding: .utf8)
+} catch {
+    FileHandle.standardError.write(Data("sentencepiece-bench: \(error)\n".utf8))
+    exit(1)
 }
-let text = try String(contentsOfFile: arguments[2], encoding: .utf8)
 let budget = arguments.count > 3 ? Double(arguments[3]) ?? 2 : 2
 let paragraphs = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
 
