@@ -5,13 +5,15 @@ import SentencePiece
 /// Ids over the hostile corpus must equal those the reference libraries produced
 /// (Scripts/fixtures/make_tokenizer_fixtures.py): `sp` from sentencepiece (+ eos), `hf` from
 /// the `tokenizers` library on the T5TokenizerFast conversion of the same model, `hf_legacy` from
-/// `tokenizers` on the older converter layout of the T5 one.
+/// `tokenizers` on the older converter layout of the T5 one, `hf_first` on its legacy=False
+/// conversion (prepend `▁` only at the start of the text).
 final class FixtureParityTests: XCTestCase {
     struct Expected: Decodable {
         let text: String
         let sp: [Int32]
         let hf: [Int32]
         let hf_legacy: [Int32]?
+        let hf_first: [Int32]?
     }
 
     static let fixtures = URL(fileURLWithPath: #filePath)
@@ -56,6 +58,11 @@ final class FixtureParityTests: XCTestCase {
     func testLegacyLayoutTokenizerJSONMatchesTokenizers() throws {
         try assertParity(model: "t5", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer-legacy.json",
                          expected: { $0.hf_legacy })
+    }
+
+    func testPrependFirstTokenizerJSONMatchesTokenizers() throws {
+        try assertParity(model: "t5", loader: SentencePieceTokenizer.init(tokenizerJSON:), file: "tokenizer-first.json",
+                         expected: { $0.hf_first })
     }
 
     func testByteFallbackTokenizerJSONMatchesTokenizers() throws {
