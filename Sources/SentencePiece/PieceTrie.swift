@@ -81,10 +81,10 @@ struct PieceTrie: Sendable {
         }
     }
 
-    /// The end of the longest piece starting at `start`, or nil.
-    func longestMatch(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
-        var longest: Int?
-        forEachPrefix(of: bytes, from: start, to: end) { matchEnd, _ in longest = matchEnd }
+    /// The longest piece starting at `start`, as (end position, id), or nil.
+    func longestMatch(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (end: Int, id: Int32)? {
+        var longest: (end: Int, id: Int32)?
+        forEachPrefix(of: bytes, from: start, to: end) { matchEnd, id in longest = (matchEnd, id) }
         return longest
     }
 }

@@ -79,7 +79,7 @@ struct SentencePieceEncoder: Sendable {
         }
         var segments: [Segment] = []
         normalized.withUnsafeBufferPointer { bytes in
-            unigram_viterbi(bytes, count: bytes.count, trie: trie, scores: scores,
+            unigram_viterbi(bytes, trie: trie, scores: scores,
                             unknownID: unknownID, unknownScore: unknownScore, into: &segments)
         }
         var previousWasUnknown = false

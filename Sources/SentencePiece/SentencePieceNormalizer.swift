@@ -20,8 +20,8 @@ struct SentencePieceNormalizer: Sendable {
     private func normalizePrefix(
         _ input: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
     ) -> (source: Source, range: Range<Int>, consumed: Int) {
-        if let userDefined, let matchEnd = userDefined.longestMatch(input, from: start, to: end) {
-            return (.input, start..<matchEnd, matchEnd - start)
+        if let userDefined, let match = userDefined.longestMatch(input, from: start, to: end) {
+            return (.input, start..<match.end, match.end - start)
         }
         if let charsMap, let rule = charsMap.longestMatch(input, from: start, to: end) {
             return (.replacements, rule.replacement, rule.length)

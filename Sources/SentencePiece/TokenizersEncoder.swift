@@ -29,16 +29,14 @@ struct TokenizersEncoder: Sendable {
             var segmentStart = 0
             var i = 0
             while i < bytes.count {
-                guard let addedTokens, let end = addedTokens.longestMatch(bytes, from: i, to: bytes.count) else {
+                guard let addedTokens, let token = addedTokens.longestMatch(bytes, from: i, to: bytes.count) else {
                     i += 1
                     continue
                 }
                 encodeSegment(UnsafeBufferPointer(rebasing: bytes[segmentStart..<i]), isFirst: segmentStart == 0, into: &ids)
-                addedTokens.forEachPrefix(of: bytes, from: i, to: end) { matchEnd, id in
-                    if matchEnd == end { ids.append(id) }
-                }
-                i = end
-                segmentStart = end
+                ids.append(token.id)
+                i = token.end
+                segmentStart = token.end
             }
             encodeSegment(UnsafeBufferPointer(rebasing: bytes[segmentStart...]), isFirst: segmentStart == 0, into: &ids)
         }
@@ -53,7 +51,7 @@ struct TokenizersEncoder: Sendable {
             segments.removeAll(keepingCapacity: true)
             text.withUnsafeBufferPointer { text in
                 let bytes = UnsafeBufferPointer(rebasing: text[word])
-                unigram_viterbi(bytes, count: bytes.count, trie: trie, scores: scores,
+                unigram_viterbi(bytes, trie: trie, scores: scores,
                                 unknownID: unknownID, unknownScore: unknownScore, into: &segments)
             }
             var previousWasUnknown = false

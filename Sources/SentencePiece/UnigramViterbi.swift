@@ -15,7 +15,7 @@ func utf8_char_length(_ byte: UInt8) -> Int {
     return 4
 }
 
-/// Best segmentation of `text[0..<count]` under a unigram model: the Viterbi search of
+/// Best segmentation of `text` under a unigram model: the Viterbi search of
 /// sentencepiece's EncodeOptimized (and of `tokenizers`' encode_optimized), with the lattice
 /// generated on the fly from trie matches. A character that starts no piece of exactly its own
 /// length gets an unknown node scored `unknownScore`. Rounding decides near-ties on long inputs,
@@ -24,10 +24,10 @@ func utf8_char_length(_ byte: UInt8) -> Int {
 /// double (sentencepiece's piece score is a double expression), an unknown candidate in `Score`.
 /// On ties the earlier start wins (strictly greater replaces).
 func unigram_viterbi<Score: BinaryFloatingPoint>(
-    _ text: UnsafeBufferPointer<UInt8>, count: Int,
-    trie: PieceTrie, scores: [Double], unknownID: Int32, unknownScore: Score,
+    _ text: UnsafeBufferPointer<UInt8>, trie: PieceTrie, scores: [Double], unknownID: Int32, unknownScore: Score,
     into segments: inout [Segment]
 ) {
+    let count = text.count
     guard count > 0 else { return }
     var best = [BestPath<Score>](repeating: BestPath(score: 0, start: -1, id: unknownID), count: count + 1)
     best.withUnsafeMutableBufferPointer { best in
