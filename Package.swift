@@ -64,6 +64,8 @@ let package = Package(
             "Ranking", "T5", "SentencePiece",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).
+        .executableTarget(name: "sentencepiece-bench", dependencies: ["SentencePiece"]),
 
         .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece"]),
         .testTarget(name: "T5Tests", dependencies: ["T5"]),

@@ -12,3 +12,15 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// A file's bytes do not decode as the format they claim; the public initialisers turn it into
+/// `TokenizerError.malformed` with the path.
+struct FormatError: Error {
+    let reason: String
+}
+
+/// A well-formed file asks for something this module does not reproduce; becomes
+/// `TokenizerError.unsupported` with the path.
+struct UnsupportedFeature: Error {
+    let reason: String
+}
