@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, zlib1g-dev, libnghttp2-dev).
@@ -24,7 +25,15 @@ let package = Package(
         // Prompt templates, truncation and scoring of (query, document) pairs.
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
-        .target(name: "HTTPServer", dependencies: ["CZlib", "CNGHTTP2"]),
+        .target(name: "HTTPServer", dependencies: [
+            "CZlib", "CNGHTTP2", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Trivial HTTP server over HTTPServer, for benchmarks and manual testing.
+        .executableTarget(name: "http-echo", dependencies: [
+            "HTTPServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .executableTarget(name: "rerankd", dependencies: [
             "HTTPServer", "Ranking",
@@ -38,7 +47,9 @@ let package = Package(
         .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece"]),
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: [
+            "HTTPServer", "CZlib", .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )
