@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // Linux epoll (part of libc; Swift's Glibc module leaves it out).
+        .systemLibrary(name: "CEpoll"),
 
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
         .target(name: "SentencePiece"),
@@ -26,7 +28,7 @@ let package = Package(
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
         .target(name: "HTTPServer", dependencies: [
-            "CZlib", "CNGHTTP2", .product(name: "Logging", package: "swift-log"),
+            "CZlib", "CNGHTTP2", "CEpoll", .product(name: "Logging", package: "swift-log"),
         ]),
         // Trivial HTTP server over HTTPServer, for benchmarks and manual testing.
         .executableTarget(name: "http-echo", dependencies: [

@@ -20,13 +20,14 @@ protocol ConnectionSession: AnyObject {
     func cancelAll()
 }
 
-/// One accepted socket: non-blocking reads and writes driven by Dispatch sources on a private serial
-/// queue, buffering, deadlines and close. Everything here runs on `queue`.
+/// One accepted socket: non-blocking reads and writes driven by its event loop's Dispatch source,
+/// buffering, deadlines and close. Everything here runs on `queue`.
 final class Connection {
     enum ReadDeadline: Equatable { case none, head, body, idle, linger }
 
     let fd: Int32
-    let queue: DispatchQueue
+    let loop: EventLoop
+    var queue: DispatchQueue { loop.queue }
     let server: HTTPServer
     var logger: Logger { server.logger }
     var configuration: HTTPServerConfiguration { server.configuration }
@@ -36,12 +37,8 @@ final class Connection {
     private var outbound: [UInt8] = []
     private var outboundStart = 0
 
-    private var readSource: DispatchSourceRead?
-    private var readSuspended = false
-    private var writeSource: DispatchSourceWrite?
-    private var writeArmed = false
-    private var pendingCancels = 0
-
+    private var reading = true
+    private var writing = false
     private(set) var readDeadlineKind = ReadDeadline.none
     private var readDeadline: UInt64 = 0
     private var writeDeadline: UInt64 = 0
@@ -51,20 +48,16 @@ final class Connection {
     var closeWhenDrained = false
     var session: ConnectionSession!
 
-    init(fd: Int32, server: HTTPServer, queue: DispatchQueue) {
+    init(fd: Int32, server: HTTPServer, loop: EventLoop) {
         self.fd = fd
         self.server = server
-        self.queue = queue
+        self.loop = loop
     }
 
     func start() {
         session = HTTP1Session(connection: self)
         setReadDeadline(.head)
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [unowned self] in self.onReadable() }
-        source.setCancelHandler { [unowned self] in self.sourceCancelled() }
-        readSource = source
-        source.resume()
+        loop.add(self)
     }
 
     /// Server shutdown: the session finishes what is in flight, then the connection closes.
@@ -78,7 +71,7 @@ final class Connection {
 
     // MARK: Reading
 
-    private func onReadable() {
+    func readable() {
         if closed { return }
         var ended = false
         withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { buffer in
@@ -118,15 +111,15 @@ final class Connection {
 
     /// Stops reading (backpressure) until `resumeReading`.
     func suspendReading() {
-        guard !readSuspended, let source = readSource else { return }
-        readSuspended = true
-        source.suspend()
+        guard reading, !closed else { return }
+        reading = false
+        loop.watch(self, read: false, write: writing)
     }
 
     func resumeReading() {
-        guard readSuspended, let source = readSource else { return }
-        readSuspended = false
-        source.resume()
+        guard !reading, !closed else { return }
+        reading = true
+        loop.watch(self, read: true, write: writing)
     }
 
     // MARK: Writing
@@ -174,26 +167,24 @@ final class Connection {
         session.writesDrained()
     }
 
+    func writable() {
+        flush()
+    }
+
     private func armWrite() {
         if writeDeadline == 0 {
             writeDeadline = DispatchTime.now().uptimeNanoseconds + configuration.timeouts.write.nanoseconds
         }
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            source.setEventHandler { [unowned self] in self.flush() }
-            source.setCancelHandler { [unowned self] in self.sourceCancelled() }
-            writeSource = source
-        }
-        if !writeArmed {
-            writeArmed = true
-            writeSource?.resume()
+        if !writing {
+            writing = true
+            loop.watch(self, read: reading, write: true)
         }
     }
 
     private func disarmWrite() {
-        if writeArmed {
-            writeArmed = false
-            writeSource?.suspend()
+        if writing {
+            writing = false
+            loop.watch(self, read: reading, write: false)
         }
     }
 
@@ -256,29 +247,8 @@ final class Connection {
         session.cancelAll()
         inbound = []
         outbound = []
-        if let source = readSource {
-            pendingCancels += 1
-            source.cancel()
-            if readSuspended { readSuspended = false; source.resume() }
-        }
-        if let source = writeSource {
-            pendingCancels += 1
-            source.cancel()
-            if !writeArmed { writeArmed = true; source.resume() }
-        }
-        if pendingCancels == 0 { finishClose() }
-    }
-
-    /// The fd is closed only after both sources are gone, so a reused fd never meets a stale source.
-    private func sourceCancelled() {
-        pendingCancels -= 1
-        if pendingCancels == 0 { finishClose() }
-    }
-
-    private func finishClose() {
+        loop.remove(self)
         Glibc.close(fd)
-        readSource = nil
-        writeSource = nil
         server.connectionClosed(self)
     }
 }

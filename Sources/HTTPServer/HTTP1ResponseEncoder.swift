@@ -7,22 +7,33 @@ enum HTTP1ResponseEncoder {
 
     static func encode(_ response: HTTPResponse, includeBody: Bool, keepAlive: Bool,
                        requestVersion: HTTPRequest.Version, date: String, serverName: String?) -> [UInt8] {
-        var head = "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n"
-        if let serverName { head += "server: \(serverName)\r\n" }
-        head += "date: \(date)\r\n"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160 + response.headers.count * 40 + (includeBody ? response.body.count : 0))
+        func line(_ name: String, _ value: String) {
+            bytes.append(contentsOf: name.utf8)
+            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(contentsOf: "\r\n".utf8)
+        }
+        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
+        bytes.append(contentsOf: String(response.status).utf8)
+        bytes.append(0x20)
+        bytes.append(contentsOf: HTTPStatus.reason(response.status).utf8)
+        bytes.append(contentsOf: "\r\n".utf8)
+        if let serverName { line("server", serverName) }
+        line("date", date)
         for (name, value) in response.headers
         where name != "content-length" && name != "transfer-encoding" && name != "connection" {
-            head += "\(name): \(value)\r\n"
+            line(name, value)
         }
         let bodyAllowed = !forbidsBody(response.status)
-        if bodyAllowed { head += "content-length: \(response.body.count)\r\n" }
+        if bodyAllowed { line("content-length", String(response.body.count)) }
         if !keepAlive {
-            head += "connection: close\r\n"
+            line("connection", "close")
         } else if requestVersion == .http1_0 {
-            head += "connection: keep-alive\r\n"
+            line("connection", "keep-alive")
         }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
+        bytes.append(contentsOf: "\r\n".utf8)
         if includeBody && bodyAllowed { bytes.append(contentsOf: response.body) }
         return bytes
     }

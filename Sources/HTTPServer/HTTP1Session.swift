@@ -117,8 +117,10 @@ final class HTTP1Session: ConnectionSession {
         if !keepAlive { stopped = true }
         let id = nextID
         nextID += 1
-        let responder = HTTPResponder { [weak connection] response in
-            guard let connection else { return }
+        // A strong capture: a weak one would give the connection a side table and slow every
+        // unowned reference to it.
+        let connection = self.connection
+        let responder = HTTPResponder { response in
             connection.queue.async {
                 guard !connection.closed, let session = connection.session as? HTTP1Session else { return }
                 session.complete(id, response)
@@ -162,7 +164,8 @@ final class HTTP1Session: ConnectionSession {
                 response, includeBody: !first.isHEAD, keepAlive: first.keepAlive, requestVersion: first.version,
                 date: connection.server.dateHeader, serverName: connection.configuration.serverName)
             connection.enqueue(bytes)
-            if !first.keepAlive || response.headers.tokens("connection").contains("close") {
+            if !first.keepAlive || (response.headers["connection"] != nil
+                                    && response.headers.tokens("connection").contains("close")) {
                 closing = true
                 break
             }

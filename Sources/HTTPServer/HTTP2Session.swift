@@ -225,8 +225,8 @@ final class HTTP2Session: ConnectionSession {
     }
 
     private func run(_ stream: Stream, _ request: HTTPRequest) {
-        let responder = HTTPResponder { [weak connection] response in
-            guard let connection else { return }
+        let connection = self.connection
+        let responder = HTTPResponder { response in
             connection.queue.async {
                 guard !connection.closed, let session = connection.session as? HTTP2Session,
                       let current = session.streams[stream.id], current === stream else { return }

@@ -19,13 +19,13 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// The first value of `name`, if present.
     public subscript(name: String) -> String? {
-        let key = name.lowercased()
+        let key = HTTPHeaders.lowercase(name)
         return fields.first { $0.name == key }?.value
     }
 
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
-        let key = name.lowercased()
+        let key = HTTPHeaders.lowercase(name)
         return fields.filter { $0.name == key }.map(\.value)
     }
 
@@ -37,7 +37,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     }
 
     public mutating func add(_ name: String, _ value: String) {
-        fields.append((name: name.lowercased(), value: value))
+        fields.append((name: HTTPHeaders.lowercase(name), value: value))
     }
 
     /// Replaces every `name` field by a single one.
@@ -47,8 +47,13 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
     }
 
     public mutating func remove(_ name: String) {
-        let key = name.lowercased()
+        let key = HTTPHeaders.lowercase(name)
         fields.removeAll { $0.name == key }
+    }
+
+    /// Skips `lowercased()` (slow, Unicode-aware) for names that are lowercase already, the usual case.
+    static func lowercase(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
     }
 
     mutating func appendLowercased(_ name: String, _ value: String) {

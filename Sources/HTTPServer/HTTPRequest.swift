@@ -36,20 +36,17 @@ public struct HTTPRequest: Sendable {
 
     /// Splits origin-form or absolute-form into path and query (RFC 9112 section 3.2).
     static func split(target: String) -> (path: String, query: String) {
-        var rest = Substring(target)
-        if let scheme = rest.range(of: "://"), !rest.hasPrefix("/") {
-            rest = rest[scheme.upperBound...]
-            rest = rest.firstIndex(where: { $0 == "/" || $0 == "?" }).map { rest[$0...] } ?? ""
+        var bytes = Substring(target).utf8[...]
+        if bytes.first != UInt8(ascii: "/"), let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            // absolute-form: skip "scheme://authority".
+            var rest = bytes[bytes.index(after: colon)...]
+            while rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+            bytes = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }).map { rest[$0...] }
+                ?? rest[rest.endIndex...]
         }
-        let path: Substring
-        let query: Substring
-        if let q = rest.firstIndex(of: "?") {
-            path = rest[..<q]
-            query = rest[rest.index(after: q)...]
-        } else {
-            path = rest
-            query = ""
-        }
-        return (path.isEmpty ? "/" : String(path), String(query))
+        let question = bytes.firstIndex(of: UInt8(ascii: "?"))
+        let path = String(Substring(bytes[..<(question ?? bytes.endIndex)])) ?? ""
+        let query = question.map { String(Substring(bytes[bytes.index(after: $0)...])) ?? "" } ?? ""
+        return (path.isEmpty ? "/" : path, query)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// A general-purpose HTTP/1.1 and h2c server on non-blocking POSIX sockets driven by Dispatch.
-/// Every connection runs on its own serial queue; handlers are called there and may answer later
+/// Connections are spread over a few serial queues; handlers are called there and may answer later
 /// from any thread.
 public final class HTTPServer: @unchecked Sendable {
     private enum State { case idle, running, draining, stopped }
@@ -23,12 +23,17 @@ public final class HTTPServer: @unchecked Sendable {
     private let drained = DispatchSemaphore(value: 0)
     private var date = HTTPDate.format(time(nil))
     private var port = 0
+    /// Connections are spread over a few event loops, one per core by default.
+    private let loops: [EventLoop]
+    private var nextLoop = 0
 
     public init(configuration: HTTPServerConfiguration, logger: Logger = Logger(label: "HTTPServer"),
                 handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        let count = max(1, configuration.eventLoops ?? ProcessInfo.processInfo.activeProcessorCount)
+        loops = (0..<count).map { EventLoop(label: "HTTPServer.loop\($0)") }
     }
 
     /// The port actually bound (useful with port 0).
@@ -157,8 +162,8 @@ public final class HTTPServer: @unchecked Sendable {
                 return
             }
             guard let fd else { return }
-            let connection = Connection(fd: fd, server: self,
-                                        queue: DispatchQueue(label: "HTTPServer.connection", target: .global()))
+            let connection = Connection(fd: fd, server: self, loop: loops[nextLoop])
+            nextLoop = (nextLoop + 1) % loops.count
             lock.lock()
             connections[ObjectIdentifier(connection)] = connection
             lock.unlock()

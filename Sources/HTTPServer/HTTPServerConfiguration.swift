@@ -40,6 +40,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var timeouts = Timeouts()
     /// Responses at least this big are gzip-encoded when the client accepts gzip.
     public var gzipThreshold = 1024
+    /// Serial queues connections are spread over; nil means one per core.
+    public var eventLoops: Int? = nil
     /// Value of the `server` response header; nil leaves it out.
     public var serverName: String? = "rerank"
 

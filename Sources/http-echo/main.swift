@@ -19,6 +19,7 @@ struct HTTPEcho: ParsableCommand {
     @Option(help: "Keep-alive idle timeout, seconds.") var idleTimeout = 60
     @Option(help: "Request head timeout, seconds.") var headTimeout = 10
     @Option(help: "Drain timeout on SIGTERM/SIGINT, seconds.") var drainTimeout = 10
+    @Option(help: "Serial queues connections are spread over (default: one per core).") var eventLoops: Int?
     @Option(help: "Answer after this many milliseconds, from another queue (simulates batching).")
     var delayMs = 0
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "notice"
@@ -32,6 +33,7 @@ struct HTTPEcho: ParsableCommand {
         configuration.limits.maxHeaderBytes = maxHeaderBytes
         configuration.timeouts.idle = .seconds(idleTimeout)
         configuration.timeouts.head = .seconds(headTimeout)
+        configuration.eventLoops = eventLoops
 
         let hello = Array("hello\n".utf8)
         let delay = delayMs
