@@ -37,7 +37,8 @@ final class Connection {
     private var outbound: [UInt8] = []
     private var outboundStart = 0
 
-    private var reading = true
+    /// False while reading is suspended for backpressure.
+    private(set) var isReading = true
     private var writing = false
     private(set) var readDeadlineKind = ReadDeadline.none
     private var readDeadline: UInt64 = 0
@@ -111,14 +112,14 @@ final class Connection {
 
     /// Stops reading (backpressure) until `resumeReading`.
     func suspendReading() {
-        guard reading, !closed else { return }
-        reading = false
+        guard isReading, !closed else { return }
+        isReading = false
         loop.watch(self, read: false, write: writing)
     }
 
     func resumeReading() {
-        guard !reading, !closed else { return }
-        reading = true
+        guard !isReading, !closed else { return }
+        isReading = true
         loop.watch(self, read: true, write: writing)
     }
 
@@ -177,14 +178,14 @@ final class Connection {
         }
         if !writing {
             writing = true
-            loop.watch(self, read: reading, write: true)
+            loop.watch(self, read: isReading, write: true)
         }
     }
 
     private func disarmWrite() {
         if writing {
             writing = false
-            loop.watch(self, read: reading, write: false)
+            loop.watch(self, read: isReading, write: false)
         }
     }
 

@@ -154,7 +154,6 @@ final class HTTP1Session: ConnectionSession {
 
     /// Writes every finished response at the head of the queue (pipelined responses keep request order).
     private func writeCompletedInOrder() {
-        let resumeAfter = exchanges.count >= connection.configuration.limits.maxPipelinedRequests
         var closing = false
         while let first = exchanges.first, var response = first.response {
             exchanges.removeFirst()
@@ -178,7 +177,7 @@ final class HTTP1Session: ConnectionSession {
             return
         }
         sendContinueIfDue()
-        if resumeAfter && exchanges.count < connection.configuration.limits.maxPipelinedRequests {
+        if !connection.isReading && exchanges.count < connection.configuration.limits.maxPipelinedRequests {
             connection.resumeReading()
             process()
         }

@@ -23,6 +23,17 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(responses.map(\.body), ["slow", "hello\n", "hi"])
     }
 
+    func testPipelineLimitPausesReadingAndResumes() throws {
+        let server = try TestServer { $0.limits.maxPipelinedRequests = 2 } handler: { request, responder in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) {
+                responder.respond(HTTPResponse(status: 200, headers: HTTPHeaders([("x-path", request.path)])))
+            }
+        }
+        let client = try RawClient(port: server.port)
+        client.send((1...6).map { "GET /\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined())
+        XCTAssertEqual(client.readResponses(6).map { $0.headers["x-path"] ?? "" }, (1...6).map { "/\($0)" })
+    }
+
     func testExpectContinueIsAnsweredBeforeTheBodyAndRefusedWhenTooBig() throws {
         let server = try TestServer { $0.limits.maxBodyBytes = 100 }
         let client = try RawClient(port: server.port)

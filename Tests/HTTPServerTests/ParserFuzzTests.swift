@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import HTTPServer
 
@@ -50,7 +51,9 @@ final class ParserFuzzTests: XCTestCase {
         limits.maxBodyBytes = 256
         let allowed: Set<Int> = [400, 413, 414, 417, 431, 501, 505]
         var errors = 0
-        for _ in 0..<3000 {
+        // HTTP_FUZZ_ITERATIONS runs a longer campaign by hand; CI keeps the bounded default.
+        let iterations = ProcessInfo.processInfo.environment["HTTP_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 3000
+        for _ in 0..<iterations {
             let input = mutate(Self.seeds[random.next(Self.seeds.count)], &random)
             let whole = HTTP1RequestParserTests.run(input, limits: limits)
             let pieces = (0..<8).map { _ in 1 + random.next(16) }
