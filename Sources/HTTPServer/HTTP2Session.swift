@@ -226,7 +226,9 @@ final class HTTP2Session: ConnectionSession {
 
     private func run(_ stream: Stream, _ request: HTTPRequest) {
         let connection = self.connection
-        let responder = HTTPResponder { response in
+        // Weak: the stream holds the responder, so a strong capture would be a cycle.
+        let responder = HTTPResponder { [weak stream] response in
+            guard let stream else { return }
             connection.queue.async {
                 guard !connection.closed, let session = connection.session as? HTTP2Session,
                       let current = session.streams[stream.id], current === stream else { return }

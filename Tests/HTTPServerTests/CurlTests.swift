@@ -99,6 +99,20 @@ final class CurlTests: XCTestCase {
         XCTAssertTrue(compressed.hasSuffix(String(repeating: "0123456789abcdef", count: 4096)))
     }
 
+    func testRespondersAreReleasedAfterTheExchange() throws {
+        let released = WeakResponders()
+        let server = try TestServer { _ in } handler: { request, responder in
+            released.add(responder)
+            DispatchQueue.global().async { responder.respond(HTTPResponse(status: 200, body: "ok")) }
+        }
+        _ = curl(["--http2-prior-knowledge", "\(server.url)/h2"])
+        _ = curl(["--http2", "\(server.url)/upgrade"])
+        _ = curl(["\(server.url)/h1"])
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(released.count, 3)
+        XCTAssertEqual(released.alive, 0, "no reference cycle keeps a finished exchange alive")
+    }
+
     func testNghttpSeesGoawayOnShutdownAndGetsInFlightResponse() throws {
         let slow = try TestServer { _ in } handler: { request, responder in
             DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
@@ -120,4 +134,19 @@ final class CurlTests: XCTestCase {
         XCTAssertTrue(output.contains(":status: 200"))
         XCTAssertTrue(output.contains("late"))
     }
+}
+
+private final class WeakResponders: @unchecked Sendable {
+    private struct Weak { weak var responder: HTTPResponder? }
+    private let lock = NSLock()
+    private var entries: [Weak] = []
+
+    func add(_ responder: HTTPResponder) {
+        lock.lock()
+        entries.append(Weak(responder: responder))
+        lock.unlock()
+    }
+
+    var count: Int { lock.lock(); defer { lock.unlock() }; return entries.count }
+    var alive: Int { lock.lock(); defer { lock.unlock() }; return entries.filter { $0.responder != nil }.count }
 }
