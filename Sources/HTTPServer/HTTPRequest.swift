@@ -45,8 +45,8 @@ public struct HTTPRequest: Sendable {
                 ?? rest[rest.endIndex...]
         }
         let question = bytes.firstIndex(of: UInt8(ascii: "?"))
-        let path = String(Substring(bytes[..<(question ?? bytes.endIndex)])) ?? ""
-        let query = question.map { String(Substring(bytes[bytes.index(after: $0)...])) ?? "" } ?? ""
+        let path = String(Substring(bytes[..<(question ?? bytes.endIndex)]))
+        let query = question.map { String(Substring(bytes[bytes.index(after: $0)...])) } ?? ""
         return (path.isEmpty ? "/" : path, query)
     }
 }

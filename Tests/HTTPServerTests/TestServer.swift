@@ -143,9 +143,11 @@ struct ExternalTool {
         return nil
     }
 
-    /// The Python with httpx and h2: $HTTP_TEST_PYTHON or /root/httpvenv/bin/python3.
+    /// The Python with httpx and h2: $HTTP_TEST_PYTHON, else $RERANK_TEST_PYTHON (Scripts/test.sh sets
+    /// it), else /root/httpvenv/bin/python3.
     static func python(file: StaticString = #filePath, line: UInt = #line) -> ExternalTool? {
-        let path = ProcessInfo.processInfo.environment["HTTP_TEST_PYTHON"] ?? "/root/httpvenv/bin/python3"
+        let environment = ProcessInfo.processInfo.environment
+        let path = environment["HTTP_TEST_PYTHON"] ?? environment["RERANK_TEST_PYTHON"] ?? "/root/httpvenv/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: path) else {
             XCTFail("no Python with httpx and h2 at \(path) (set HTTP_TEST_PYTHON)", file: file, line: line)
             return nil
