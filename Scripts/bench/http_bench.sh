@@ -87,8 +87,14 @@ awk -v a="$(cat "$WORK/http1 http-echo.rps")" -v b="$(cat "$WORK/http1 nginx.rps
 awk -v a="$(cat "$WORK/h2c http-echo.rps")" -v b="$(cat "$WORK/h2c nginx.rps")" \
     'BEGIN {printf "ratio h2c   http-echo/nginx: %.2f\n", a / b}'
 
-# Memory per idle keep-alive connection: RSS before and after N connections that each made a request.
-python3 - "$ECHO_PID" "$ECHO_PORT" "$IDLE_CONNECTIONS" <<'PY'
+# Memory per idle keep-alive connection, on a fresh process (the load runs above leave freed heap
+# behind that would hide the growth): RSS before and after N connections that each made a request.
+IDLE_PORT=$((ECHO_PORT + 10))
+"$ECHO_BIN" --port "$IDLE_PORT" --log-level error >"$WORK/idle.log" 2>&1 &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+sleep 0.5
+python3 - "$IDLE_PID" "$IDLE_PORT" "$IDLE_CONNECTIONS" <<'PY'
 import socket, sys, time
 pid, port, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 def rss_kib():
