@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
         .testTarget(name: "HTTPServerTests", dependencies: [
-            "HTTPServer", "CZlib", .product(name: "Logging", package: "swift-log"),
+            "HTTPServer", .product(name: "Logging", package: "swift-log"),
         ]),
     ],
     swiftLanguageModes: [.v5]
