@@ -19,6 +19,8 @@ final class HTTP1Session: ConnectionSession {
     private var exchanges: [Exchange] = []
     private var nextID: UInt64 = 0
     private var sawRequest = false
+    /// The first bytes are not the HTTP/2 connection preface.
+    private var prefaceRuledOut = false
     /// Sent `100 Continue` for the request whose body is being read, or it was not asked for.
     private var continueHandled = true
     /// No more requests are parsed: an error, `connection: close` or shutdown.
@@ -68,8 +70,6 @@ final class HTTP1Session: ConnectionSession {
     }
 
     // MARK: HTTP/2 detection
-
-    private var prefaceRuledOut = false
 
     /// Before the first request: true when the HTTP/2 preface arrived and the connection switched;
     /// nil while the bytes so far could still be a preface.

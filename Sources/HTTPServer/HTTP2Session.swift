@@ -26,7 +26,6 @@ final class HTTP2Session: ConnectionSession {
     private unowned let connection: Connection
     private var session: OpaquePointer?
     private(set) var streams: [Int32: Stream] = [:]
-    private var shuttingDown = false
 
     init(connection: Connection) {
         self.connection = connection
@@ -126,7 +125,6 @@ final class HTTP2Session: ConnectionSession {
     }
 
     func beginShutdown() {
-        shuttingDown = true
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
                               nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
         pump()

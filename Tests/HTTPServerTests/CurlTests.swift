@@ -99,6 +99,22 @@ final class CurlTests: XCTestCase {
         XCTAssertTrue(compressed.hasSuffix(String(repeating: "0123456789abcdef", count: 4096)))
     }
 
+    func testHTTP2GzipBodyAndLimits() throws {
+        let text = fixturesDirectory.appendingPathComponent("text.txt").path
+        let gz = fixturesDirectory.appendingPathComponent("text.gz").path
+        let decoded = curl(["--http2-prior-knowledge", "-H", "Content-Encoding: gzip", "--data-binary", "@\(gz)", "\(server.url)/gz"])
+        XCTAssertTrue(decoded.contains("x-body-length: 10690\r\n"), decoded)
+
+        let limited = try TestServer {
+            $0.limits.maxBodyBytes = 1000
+            $0.limits.maxHeaderBytes = 4096
+        }
+        let tooBig = curl(["--http2-prior-knowledge", "--data-binary", "@\(text)", "\(limited.url)/big-body"])
+        XCTAssertTrue(tooBig.hasPrefix("HTTP/2 413"), tooBig)
+        let tooManyHeaders = curl(["--http2-prior-knowledge", "-H", "X-Large: \(String(repeating: "v", count: 5000))", "\(limited.url)/"])
+        XCTAssertTrue(tooManyHeaders.hasPrefix("HTTP/2 431"), tooManyHeaders)
+    }
+
     func testRespondersAreReleasedAfterTheExchange() throws {
         let released = WeakResponders()
         let server = try TestServer { _ in } handler: { request, responder in
