@@ -52,6 +52,11 @@ final class EventLoop {
         epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, &event)
     }
 
+    /// Lets every connection of this loop check its timeouts. On `queue`.
+    func checkDeadlines(now: UInt64) {
+        for connection in Array(connections.values) { connection.checkDeadlines(now: now) }
+    }
+
     private func control(_ operation: Int32, _ fd: Int32, read: Bool, write: Bool) {
         var event = epoll_event()
         // Level-triggered: one read per wake-up is enough, what is left is reported again.

@@ -101,6 +101,19 @@ final class HTTP2Session: ConnectionSession {
         connection.inboundStart = connection.inbound.count
         connection.compactInbound()
         pump()
+        updateReadDeadline(progress: true)
+    }
+
+    /// Idle with no streams; while a request is still arriving, the body timeout between reads
+    /// (slow senders); otherwise none, as the handlers are working.
+    private func updateReadDeadline(progress: Bool) {
+        if streams.isEmpty {
+            connection.setReadDeadline(.idle)
+        } else if streams.values.contains(where: { $0.responder == nil && $0.rejected == nil }) {
+            connection.setReadDeadline(.body, refresh: progress)
+        } else {
+            connection.setReadDeadline(.none)
+        }
     }
 
     func writesDrained() {
@@ -113,7 +126,10 @@ final class HTTP2Session: ConnectionSession {
     }
 
     func readTimedOut(_ kind: Connection.ReadDeadline) {
-        if kind == .idle {
+        if kind == .idle || kind == .body {
+            if kind == .body {
+                connection.logger.notice("HTTP/2 request body timed out", metadata: ["fd": "\(connection.fd)"])
+            }
             nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
             pump()
             connection.closeWhenDrained = true
@@ -148,7 +164,7 @@ final class HTTP2Session: ConnectionSession {
             if n == 0 { break }
             connection.enqueue(UnsafeRawBufferPointer(start: data, count: n))
         }
-        connection.setReadDeadline(streams.isEmpty ? .idle : .none)
+        updateReadDeadline(progress: false)
     }
 
     // MARK: Streams (called from the nghttp2 callbacks)

@@ -200,16 +200,15 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Every 250 ms: refresh the date header and let each connection check its deadlines.
+    /// Every 250 ms: refresh the date header and let each event loop check its connections' deadlines.
     private func tick() {
         let formatted = HTTPDate.format(time(nil))
         lock.lock()
         date = formatted
-        let open = Array(connections.values)
         lock.unlock()
         let now = DispatchTime.now().uptimeNanoseconds
-        for connection in open {
-            connection.queue.async { connection.checkDeadlines(now: now) }
+        for loop in loops {
+            loop.queue.async { loop.checkDeadlines(now: now) }
         }
     }
 }

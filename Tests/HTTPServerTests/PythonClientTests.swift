@@ -63,6 +63,13 @@ final class PythonClientTests: XCTestCase {
         XCTAssertEqual(result["after"] as? String, "200", "\(result)")
     }
 
+    func testH2SlowRequestBodyTimesOut() throws {
+        let server = try TestServer { $0.timeouts.body = .milliseconds(400) }
+        let result = run("slow-body", String(server.port))
+        XCTAssertNotNil(result["goaway"] as? [Int], "\(result)")
+        XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5)
+    }
+
     func testH2StreamResetCancelsTheHandler() throws {
         let cancelled = expectation(description: "onCancel")
         let server = try TestServer { _ in } handler: { request, responder in

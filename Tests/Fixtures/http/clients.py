@@ -148,9 +148,21 @@ def reset_one_mode(port):
     return {"reset": sid}
 
 
+def slow_body_mode(port):
+    c = H2(port)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/slow-body"), (":scheme", "http"),
+                              (":authority", "test")], end_stream=False)
+    c.flush()
+    started = time.time()
+    c.wait(lambda: c.goaway is not None, timeout=10)
+    return {"goaway": c.goaway, "seconds": round(time.time() - started, 2)}
+
+
 if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
     modes = {"httpx": httpx_mode, "concurrent": concurrent_mode, "rapid-reset": rapid_reset_mode,
-             "header-flood": header_flood_mode, "reset-one": reset_one_mode}
+             "header-flood": header_flood_mode, "reset-one": reset_one_mode,
+             "slow-body": slow_body_mode}
     result = modes[mode](target if mode == "httpx" else int(target))
     print(json.dumps(result), flush=True)
