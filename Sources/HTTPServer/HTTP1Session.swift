@@ -159,12 +159,14 @@ final class HTTP1Session: ConnectionSession {
             exchanges.removeFirst()
             ResponseCompression.apply(&response, acceptsGzip: first.acceptsGzip,
                                       threshold: connection.configuration.gzipThreshold)
+            // The handler may end the connection with `connection: close`.
+            let keepAlive = first.keepAlive
+                && !(response.headers["connection"] != nil && response.headers.tokens("connection").contains("close"))
             let bytes = HTTP1ResponseEncoder.encode(
-                response, includeBody: !first.isHEAD, keepAlive: first.keepAlive, requestVersion: first.version,
+                response, includeBody: !first.isHEAD, keepAlive: keepAlive, requestVersion: first.version,
                 date: connection.server.dateHeader, serverName: connection.configuration.serverName)
             connection.enqueue(bytes)
-            if !first.keepAlive || (response.headers["connection"] != nil
-                                    && response.headers.tokens("connection").contains("close")) {
+            if !keepAlive {
                 closing = true
                 break
             }

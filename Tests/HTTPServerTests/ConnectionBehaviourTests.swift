@@ -34,6 +34,17 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(client.readResponses(6).map { $0.headers["x-path"] ?? "" }, (1...6).map { "/\($0)" })
     }
 
+    func testHandlerCanCloseTheConnection() throws {
+        let server = try TestServer { _ in } handler: { _, responder in
+            responder.respond(HTTPResponse(status: 200, headers: HTTPHeaders([("Connection", "close")]), body: Array("bye".utf8)))
+        }
+        let client = try RawClient(port: server.port)
+        client.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let reply = client.readToEnd()
+        XCTAssertTrue(reply.contains("connection: close\r\n"), reply)
+        XCTAssertEqual(reply.components(separatedBy: "HTTP/1.1 200").count, 2, "the second request is not served")
+    }
+
     func testExpectContinueIsAnsweredBeforeTheBodyAndRefusedWhenTooBig() throws {
         let server = try TestServer { $0.limits.maxBodyBytes = 100 }
         let client = try RawClient(port: server.port)
