@@ -42,8 +42,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var gzipThreshold = 1024
     /// Serial queues connections are spread over; nil means one per core.
     public var eventLoops: Int? = nil
-    /// Value of the `server` response header; nil leaves it out.
-    public var serverName: String? = "rerank"
+    /// Value of the `server` response header; nil (the default) leaves it out.
+    public var serverName: String? = nil
 
     public init(host: String = "127.0.0.1", port: Int = 8080) {
         self.host = host

@@ -34,6 +34,7 @@ struct HTTPEcho: ParsableCommand {
         configuration.timeouts.idle = .seconds(idleTimeout)
         configuration.timeouts.head = .seconds(headTimeout)
         configuration.eventLoops = eventLoops
+        configuration.serverName = "http-echo"
 
         let hello = Array("hello\n".utf8)
         let delay = delayMs
