@@ -37,6 +37,8 @@ final class HTTP2Session: ConnectionSession {
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
+        // Bounded HPACK state, and the library's defences against rapid reset (CVE-2023-44487),
+        // CONTINUATION floods (CVE-2024-28182) and SETTINGS floods.
         nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
         nghttp2_option_set_stream_reset_rate_limit(option, UInt64(limits.streamResetBurst),
                                                    UInt64(limits.streamResetRatePerSecond))
@@ -71,7 +73,7 @@ final class HTTP2Session: ConnectionSession {
                 nghttp2_session_upgrade2(session, $0.baseAddress, $0.count, isHEAD, nil)
             }
             if rc != 0 {
-                connection.logger.notice("400 invalid HTTP2-Settings in h2c upgrade", metadata: ["fd": "\(connection.fd)"])
+                connection.logger.notice("h2c upgrade with invalid HTTP2-Settings: closing", metadata: ["fd": "\(connection.fd)"])
                 connection.close()
                 return
             }
