@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // Linux epoll (part of libc; Swift's Glibc module leaves it out).
+        .systemLibrary(name: "CEpoll"),
 
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
         .target(name: "SentencePiece", swiftSettings: optimizedEvenInDebug),
@@ -33,7 +35,15 @@ let package = Package(
         // Prompt templates, truncation and scoring of (query, document) pairs.
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
-        .target(name: "HTTPServer", dependencies: ["CZlib", "CNGHTTP2"]),
+        .target(name: "HTTPServer", dependencies: [
+            "CZlib", "CNGHTTP2", "CEpoll", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Trivial HTTP server over HTTPServer, for benchmarks and manual testing.
+        .executableTarget(name: "http-echo", dependencies: [
+            "HTTPServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // The queue and micro-batcher between requests and the core, and hot swap; knows nothing of HTTP.
         .target(name: "RerankService", dependencies: [
@@ -70,7 +80,9 @@ let package = Package(
         .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece"]),
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: [
+            "HTTPServer", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
         .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"], exclude: ["Clients"]),
     ],

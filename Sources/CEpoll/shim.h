@@ -1,0 +1,2 @@
+// Linux epoll, which Swift's Glibc module does not import.
+#include <sys/epoll.h>

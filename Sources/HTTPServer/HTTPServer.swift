@@ -1,0 +1,214 @@
+import Dispatch
+import Foundation
+import Logging
+
+/// A general-purpose HTTP/1.1 and h2c server on non-blocking POSIX sockets driven by Dispatch.
+/// Connections are spread over a few serial queues; handlers are called there and may answer later
+/// from any thread.
+public final class HTTPServer: @unchecked Sendable {
+    private enum State { case idle, running, draining, stopped }
+
+    public let configuration: HTTPServerConfiguration
+    public let logger: Logger
+    let handler: HTTPHandler
+
+    private let lock = NSLock()
+    private var state = State.idle
+    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var listener: Int32 = -1
+    private var acceptSource: DispatchSourceRead?
+    private var acceptSuspended = false
+    private var ticker: DispatchSourceTimer?
+    private let control = DispatchQueue(label: "HTTPServer.accept")
+    private let drained = DispatchSemaphore(value: 0)
+    private var date = HTTPDate.format(time(nil))
+    private var port = 0
+    /// Connections are spread over a few event loops, one per core by default.
+    private let loops: [EventLoop]
+    private var nextLoop = 0
+
+    public init(configuration: HTTPServerConfiguration, logger: Logger = Logger(label: "HTTPServer"),
+                handler: @escaping HTTPHandler) {
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+        let count = max(1, configuration.eventLoops ?? ProcessInfo.processInfo.activeProcessorCount)
+        loops = (0..<count).map { EventLoop(label: "HTTPServer.loop\($0)") }
+    }
+
+    /// The port actually bound (useful with port 0).
+    public var boundPort: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return port
+    }
+
+    /// Open connections right now.
+    public var connectionCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return connections.count
+    }
+
+    var dateHeader: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return date
+    }
+
+    /// Binds, listens and starts accepting. SIGPIPE is ignored from here on.
+    public func start() throws {
+        Socket.ignoreSIGPIPE()
+        let (fd, bound) = try Socket.listen(host: configuration.host, port: configuration.port,
+                                            backlog: configuration.backlog)
+        lock.lock()
+        listener = fd
+        port = bound
+        state = .running
+        lock.unlock()
+
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: control)
+        source.setEventHandler { [unowned self] in self.acceptPending() }
+        source.setCancelHandler { Glibc.close(fd) }
+        acceptSource = source
+        source.resume()
+
+        let timer = DispatchSource.makeTimerSource(queue: control)
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250), leeway: .milliseconds(50))
+        timer.setEventHandler { [unowned self] in self.tick() }
+        ticker = timer
+        timer.resume()
+        logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(bound)"])
+    }
+
+    /// Stops accepting, lets in-flight requests finish (HTTP/2 peers get GOAWAY), and after
+    /// `drainTimeout` closes whatever is left. Blocks until every connection is closed.
+    public func shutdown(drainTimeout: Duration) {
+        lock.lock()
+        guard state == .running else {
+            lock.unlock()
+            return
+        }
+        state = .draining
+        let open = Array(connections.values)
+        lock.unlock()
+
+        control.sync {
+            if let source = acceptSource {
+                source.cancel()
+                if acceptSuspended {
+                    acceptSuspended = false
+                    source.resume()
+                }
+            }
+        }
+        logger.info("shutting down", metadata: ["connections": "\(open.count)"])
+        for connection in open {
+            connection.queue.async { connection.beginShutdown() }
+        }
+        if !waitUntilDrained(timeout: drainTimeout) {
+            lock.lock()
+            let left = Array(connections.values)
+            lock.unlock()
+            logger.notice("drain timeout: closing connections", metadata: ["connections": "\(left.count)"])
+            for connection in left {
+                connection.queue.async { connection.close() }
+            }
+            _ = waitUntilDrained(timeout: .seconds(5))
+        }
+        control.sync {
+            ticker?.cancel()
+            ticker = nil
+        }
+        lock.lock()
+        state = .stopped
+        lock.unlock()
+    }
+
+    private func waitUntilDrained(timeout: Duration) -> Bool {
+        let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.nanoseconds))
+        while true {
+            lock.lock()
+            let empty = connections.isEmpty
+            lock.unlock()
+            if empty { return true }
+            if drained.wait(timeout: deadline) == .timedOut { return connectionCount == 0 }
+        }
+    }
+
+    // MARK: Accepting (on `control`)
+
+    private func acceptPending() {
+        let limit = configuration.limits.maxConnections
+        while true {
+            lock.lock()
+            let full = connections.count >= limit
+            let running = state == .running
+            lock.unlock()
+            guard running else { return }
+            if full {
+                // Further connections wait in the kernel backlog until one closes.
+                suspendAccepting()
+                return
+            }
+            let fd: Int32?
+            do {
+                fd = try Socket.accept(listener)
+            } catch {
+                // Out of descriptors and similar: back off instead of spinning on a ready listener.
+                logger.warning("\(error)")
+                suspendAccepting()
+                control.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in self?.resumeAccepting() }
+                return
+            }
+            guard let fd else { return }
+            let connection = Connection(fd: fd, server: self, loop: loops[nextLoop])
+            nextLoop = (nextLoop + 1) % loops.count
+            lock.lock()
+            connections[ObjectIdentifier(connection)] = connection
+            lock.unlock()
+            connection.queue.async { connection.start() }
+        }
+    }
+
+    private func suspendAccepting() {
+        guard !acceptSuspended, let source = acceptSource else { return }
+        acceptSuspended = true
+        source.suspend()
+    }
+
+    private func resumeAccepting() {
+        lock.lock()
+        let running = state == .running
+        let room = connections.count < configuration.limits.maxConnections
+        lock.unlock()
+        guard running, room, acceptSuspended, let source = acceptSource else { return }
+        acceptSuspended = false
+        source.resume()
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        lock.lock()
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+        let state = self.state
+        let empty = connections.isEmpty
+        lock.unlock()
+        if state == .running {
+            control.async { [weak self] in self?.resumeAccepting() }
+        } else if state == .draining && empty {
+            drained.signal()
+        }
+    }
+
+    /// Every 250 ms: refresh the date header and let each event loop check its connections' deadlines.
+    private func tick() {
+        let formatted = HTTPDate.format(time(nil))
+        lock.lock()
+        date = formatted
+        lock.unlock()
+        let now = DispatchTime.now().uptimeNanoseconds
+        for loop in loops {
+            loop.queue.async { loop.checkDeadlines(now: now) }
+        }
+    }
+}

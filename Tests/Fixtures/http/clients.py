@@ -1,0 +1,168 @@
+"""Independent HTTP clients for HTTPServerTests: httpx (HTTP/1.1) and the h2 state machine over a
+raw socket (HTTP/2 prior knowledge). Each mode prints one JSON object. Needs httpx and h2
+(Scripts/fixtures/requirements-http.txt)."""
+import json
+import socket
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+
+def httpx_mode(url):
+    import httpx
+    out = {}
+    with httpx.Client(http2=False, headers={"accept-encoding": "gzip"}) as client:
+        r = client.get(url + "/path?x=1")
+        out["get"] = [r.status_code, r.http_version, r.headers.get("x-path"), r.headers.get("x-query"), r.text]
+        r = client.post(url + "/post", json={"query": "q", "texts": ["a", "b"]})
+        out["post"] = [r.status_code, r.text]
+        r = client.get(url + "/big")
+        out["big"] = [r.status_code, r.headers.get("content-encoding"), len(r.content), r.content[:16].decode()]
+        r = client.head(url + "/big")
+        out["head"] = [r.status_code, r.headers.get("content-length"), len(r.content)]
+    return out
+
+
+class H2:
+    def __init__(self, port, window=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.initiate_connection()
+        if window is not None:
+            self.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
+        self.flush()
+        self.bodies, self.headers, self.ended, self.reset, self.goaway = {}, {}, set(), {}, None
+        self.remote_settings = {}
+        self.closed = False
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, path, body=b"", method=None, extra=()):
+        sid = self.conn.get_next_available_stream_id()
+        headers = [(":method", method or ("POST" if body else "GET")), (":path", path),
+                   (":scheme", "http"), (":authority", "test")] + list(extra)
+        self.conn.send_headers(sid, headers, end_stream=not body)
+        if body:
+            self.send_body(sid, body)
+        self.flush()
+        return sid
+
+    def send_body(self, sid, body):
+        offset = 0
+        while offset < len(body):
+            window = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size)
+            if window == 0:
+                self.pump()
+                continue
+            chunk = body[offset:offset + window]
+            offset += len(chunk)
+            self.conn.send_data(sid, chunk, end_stream=offset == len(body))
+            self.flush()
+
+    def pump(self):
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        for event in self.conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                self.headers[event.stream_id] = dict(event.headers)
+            elif isinstance(event, h2.events.DataReceived):
+                self.bodies.setdefault(event.stream_id, b"")
+                self.bodies[event.stream_id] += event.data
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                self.ended.add(event.stream_id)
+            elif isinstance(event, h2.events.StreamReset):
+                self.reset[event.stream_id] = int(event.error_code)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.goaway = [int(event.error_code), event.last_stream_id]
+            elif isinstance(event, h2.events.RemoteSettingsChanged):
+                for code, setting in event.changed_settings.items():
+                    self.remote_settings[int(code)] = setting.new_value
+        self.flush()
+
+    def wait(self, done, timeout=10):
+        deadline = time.time() + timeout
+        while not done() and not self.closed and time.time() < deadline:
+            self.pump()
+
+
+def concurrent_mode(port):
+    c = H2(port, window=16384)  # a small window forces WINDOW_UPDATE round trips on /big
+    ids = {c.request(f"/s{i}", body=(f"body {i} " * 200).encode()): i for i in range(50)}
+    big = c.request("/big")
+    c.wait(lambda: set(ids) | {big} <= c.ended)
+    ok = sum(1 for sid, i in ids.items() if c.bodies.get(sid) == (f"body {i} " * 200).encode()
+             and c.headers[sid].get(":status") == "200")
+    return {"ok": ok, "big": len(c.bodies.get(big, b"")),
+            "max_streams": c.remote_settings.get(int(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS))}
+
+
+def rapid_reset_mode(port):
+    c = H2(port)
+    sent = 0
+    try:
+        for _ in range(5000):
+            sid = c.request("/")
+            c.conn.reset_stream(sid)
+            c.flush()
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError, h2.exceptions.ProtocolError):
+        pass
+    c.wait(lambda: c.goaway is not None, timeout=5)
+    return {"sent": sent, "goaway": c.goaway}
+
+
+def header_flood_mode(port):
+    c = H2(port)
+    sid = c.request("/flood", extra=[(f"x-flood-{i}", "v" * 100) for i in range(400)])
+    c.wait(lambda: sid in c.ended or sid in c.reset or c.goaway is not None)
+    status = c.headers.get(sid, {}).get(":status")
+    after = c.request("/after") if c.goaway is None else None
+    if after is not None:
+        c.wait(lambda: after in c.ended)
+    return {"status": status, "reset": c.reset.get(sid), "goaway": c.goaway,
+            "after": c.headers.get(after, {}).get(":status") if after else None}
+
+
+def reset_one_mode(port):
+    c = H2(port)
+    sid = c.request("/never")
+    time.sleep(0.3)
+    c.conn.reset_stream(sid)
+    c.flush()
+    time.sleep(0.3)
+    return {"reset": sid}
+
+
+def slow_body_mode(port):
+    c = H2(port)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/slow-body"), (":scheme", "http"),
+                              (":authority", "test")], end_stream=False)
+    c.flush()
+    started = time.time()
+    c.wait(lambda: c.goaway is not None, timeout=10)
+    return {"goaway": c.goaway, "seconds": round(time.time() - started, 2)}
+
+
+if __name__ == "__main__":
+    mode, target = sys.argv[1], sys.argv[2]
+    modes = {"httpx": httpx_mode, "concurrent": concurrent_mode, "rapid-reset": rapid_reset_mode,
+             "header-flood": header_flood_mode, "reset-one": reset_one_mode,
+             "slow-body": slow_body_mode}
+    result = modes[mode](target if mode == "httpx" else int(target))
+    print(json.dumps(result), flush=True)
