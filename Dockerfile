@@ -2,7 +2,7 @@
 #   docker build -t rerankd .
 #   docker run -p 8080:8080 rerankd                       # embedded demo model (random weights)
 #   docker run -p 8080:8080 -v /models/flan-t5-base:/model:ro -e RERANK_MODEL=/model rerankd
-FROM swift:6.0-bookworm AS build
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas-dev libnghttp2-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
