@@ -44,12 +44,8 @@ public final class T5Model: @unchecked Sendable {
         self.config = config
         layout = T5ParameterLayout(config: config)
         block = UnsafeMutablePointer<Float>.allocate(capacity: layout.parameterCount)
-        do {
-            try fill(layout, block)
-        } catch {
-            block.deallocate()
-            throw error
-        }
+        // Every stored property is set, so if `fill` throws, deinit runs and frees the block.
+        try fill(layout, block)
     }
 
     deinit {
