@@ -3,6 +3,7 @@ import ArgumentParser
 struct RerankAdmin: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank-admin",
-        abstract: "Offline tools for the reranker: tokenize, score, benchmark.")
+        abstract: "Offline tools for the reranker: tokenize, score, benchmark.",
+        subcommands: [BenchCommand.self])
 }
 RerankAdmin.main()
