@@ -76,27 +76,73 @@ public final class T5Model: @unchecked Sendable {
         switch parallelism {
         case .sequences:
             openblas_set_num_threads(1)
+            let groups = balancedGroups(lengths: inputs.map(\.count), count: ProcessInfo.processInfo.activeProcessorCount)
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
-                DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
-                    out[i] = score(inputs[i], decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                    for chunk in chunked(groups[g], lengths: inputs.map(\.count)) {
+                        let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+                        for (index, logits) in zip(chunk, scored) { out[index] = logits }
+                    }
                 }
             }
         case .blas:
             openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
-            for (i, input) in inputs.enumerated() {
-                results[i] = score(input, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+            for chunk in chunked(Array(inputs.indices), lengths: inputs.map(\.count)) {
+                let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+                for (index, logits) in zip(chunk, scored) { results[index] = logits }
             }
         }
         return results
     }
 
-    private func score(_ input: [Int32], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [Float] {
+    /// Scores sequences packed into one set of token rows.
+    private func score(_ sequences: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
         let weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block))
-        let encoded = UnsafeMutablePointer<Float>.allocate(capacity: input.count * config.dModel)
-        defer { encoded.deallocate() }
-        encoder_forward(encoded, ids: input, weights: weights)
-        let hidden = decoder_forward(prefix: decoderPrefix, encoded: encoded, encodedLength: input.count, weights: weights)
-        return lm_head_forward(hidden: hidden, vocabIDs: vocabIDs, weights: weights)
+        let pack = PackedSequences(lengths: sequences.map(\.count))
+        let encoded = UnsafeMutablePointer<Float>.allocate(capacity: pack.rows * config.dModel)
+        let hidden = UnsafeMutablePointer<Float>.allocate(capacity: sequences.count * config.dModel)
+        defer {
+            encoded.deallocate()
+            hidden.deallocate()
+        }
+        encoder_forward(encoded, sequences: sequences, pack: pack, weights: weights)
+        decoder_forward(hidden, prefix: decoderPrefix, encoded: encoded, pack: pack, weights: weights)
+        return (0..<sequences.count).map { s in
+            lm_head_forward(hidden: hidden + s * config.dModel, vocabIDs: vocabIDs, weights: weights)
+        }
     }
+}
+
+/// Splits sequence indices into at most `count` groups of similar total length (longest first, each to the
+/// currently lightest group), one group per core.
+func balancedGroups(lengths: [Int], count: Int) -> [[Int]] {
+    let groupCount = max(1, min(count, lengths.count))
+    var groups = [[Int]](repeating: [], count: groupCount)
+    var loads = [Int](repeating: 0, count: groupCount)
+    for index in lengths.indices.sorted(by: { (lengths[$0], $1) > (lengths[$1], $0) }) {
+        let lightest = loads.indices.min(by: { (loads[$0], $0) < (loads[$1], $0) })!
+        groups[lightest].append(index)
+        loads[lightest] += lengths[index]
+    }
+    return groups.filter { !$0.isEmpty }
+}
+
+/// Cuts a group into packs of at most `maxPackRows` tokens (a longer single sequence forms its own pack), which
+/// bounds activation memory while keeping GEMMs tall enough to amortise streaming the weights.
+func chunked(_ group: [Int], lengths: [Int], maxPackRows: Int = 2048) -> [[Int]] {
+    var chunks: [[Int]] = []
+    var current: [Int] = []
+    var rows = 0
+    for index in group {
+        if !current.isEmpty && rows + lengths[index] > maxPackRows {
+            chunks.append(current)
+            current = []
+            rows = 0
+        }
+        current.append(index)
+        rows += lengths[index]
+    }
+    if !current.isEmpty { chunks.append(current) }
+    return chunks
 }

@@ -4,23 +4,22 @@ import COpenBLAS
 /// relative position bias, softmax in fp32, then the weighted sum of v. Both matmuls per head are sgemm.
 /// q: [queryLength, heads*dKV] (row stride ldq), k/v: [keyLength, heads*dKV] (strides ldk/ldv),
 /// out: [queryLength, heads*dKV] (stride ldOut).
-/// positionBias: nil (cross-attention) or [heads, queryLength + keyLength - 1] from relative_position_bias_forward.
-/// causal: query i sees keys 0...i only (decoder self-attention, queries and keys at the same positions).
+/// positionBias: nil for cross-attention; for self-attention queries and keys share positions 0..<length.
+/// causal: query i sees keys 0...i only (decoder self-attention).
 /// scores: scratch of queryLength * keyLength floats.
 func attention_forward(_ out: UnsafeMutablePointer<Float>, ldOut: Int,
                        q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
-                       v: UnsafePointer<Float>, ldv: Int, positionBias: UnsafePointer<Float>?,
+                       v: UnsafePointer<Float>, ldv: Int, positionBias: PositionBias?,
                        queryLength: Int, keyLength: Int, heads: Int, dKV: Int, causal: Bool,
                        scores: UnsafeMutablePointer<Float>) {
-    let span = queryLength + keyLength - 1
+    if let positionBias { precondition(queryLength <= positionBias.maxLength && keyLength <= positionBias.maxLength) }
     for h in 0..<heads {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queryLength), Int32(keyLength), Int32(dKV),
                     1, q + h * dKV, Int32(ldq), k + h * dKV, Int32(ldk), 0, scores, Int32(keyLength))
         for i in 0..<queryLength {
             let row = scores + i * keyLength
             let visible = causal ? min(i + 1, keyLength) : keyLength
-            // The bias for key j is at index (j - i) + queryLength - 1 of this head's row.
-            let bias = positionBias.map { $0 + h * span + (queryLength - 1 - i) }
+            let bias = positionBias?.row(head: h, query: i)
             softmax_row_forward(row, bias: bias, visible: visible)
             if visible < keyLength {
                 (row + visible).update(repeating: 0, count: keyLength - visible)
@@ -40,7 +39,7 @@ func softmax_row_forward(_ row: UnsafeMutablePointer<Float>, bias: UnsafePointer
         var x = vector_load(row + j, count: n, fill: -.greatestFiniteMagnitude)
         if let bias { x += vector_load(bias + j, count: n) }
         vector_store(x, row + j, count: n)
-        maxima = pointwiseMax(maxima, x)
+        maxima = vector_max(maxima, x)
         j += 8
     }
     let maximum = maxima.max()

@@ -19,17 +19,32 @@ func relative_position_bucket(_ relative: Int, bidirectional: Bool, numBuckets: 
     return bucket + min(maxExact + Int(logRatio * Float(buckets - maxExact)), buckets - 1)
 }
 
-/// out[h, rel + queryLength - 1] = table[bucket(rel), h] for every rel = key - query in
-/// [-(queryLength - 1), keyLength - 1]. Storing the bias by distance lets attention add a contiguous slice
-/// per score row instead of materialising [heads, Lq, Lk].
-/// table: [numBuckets, heads]; out: [heads, queryLength + keyLength - 1].
+/// A relative position bias stored by distance: values[h * span + (rel + maxLength - 1)] for
+/// rel = key - query in [-(maxLength - 1), maxLength - 1], span = 2 * maxLength - 1. Attention then adds one
+/// contiguous slice per score row instead of materialising [heads, L, L]; one table serves every sequence up
+/// to maxLength tokens.
+struct PositionBias {
+    let values: UnsafePointer<Float>
+    let maxLength: Int
+
+    var span: Int { 2 * maxLength - 1 }
+
+    /// Bias of keys 0, 1, ... for query position `query` of head `head`.
+    @inline(__always)
+    func row(head: Int, query: Int) -> UnsafePointer<Float> {
+        values + head * span + (maxLength - 1 - query)
+    }
+}
+
+/// out[h, rel + maxLength - 1] = table[bucket(rel), h] for every rel in [-(maxLength - 1), maxLength - 1].
+/// table: [numBuckets, heads]; out: [heads, 2 * maxLength - 1].
 func relative_position_bias_forward(_ out: UnsafeMutablePointer<Float>, _ table: UnsafePointer<Float>,
-                                    queryLength: Int, keyLength: Int, heads: Int, bidirectional: Bool,
+                                    maxLength: Int, heads: Int, bidirectional: Bool,
                                     numBuckets: Int, maxDistance: Int) {
-    let span = queryLength + keyLength - 1
+    let span = 2 * maxLength - 1
     for index in 0..<span {
         let bucket = relative_position_bucket(
-            index - (queryLength - 1), bidirectional: bidirectional, numBuckets: numBuckets, maxDistance: maxDistance)
+            index - (maxLength - 1), bidirectional: bidirectional, numBuckets: numBuckets, maxDistance: maxDistance)
         for h in 0..<heads {
             out[h * span + index] = table[bucket * heads + h]
         }

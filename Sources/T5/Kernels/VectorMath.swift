@@ -2,7 +2,7 @@
 /// Inputs are clamped to the finite range, so -large gives a tiny positive number rather than 0 or NaN.
 @inline(__always)
 func vector_exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.0), upperBound: SIMD8(repeating: 88.0))
+    let clamped = vector_clamp(x, -87, 88)
     // Round x*log2(e) to the nearest integer with the 1.5*2^23 trick: its low mantissa bits hold n.
     let magic = SIMD8<Float>(repeating: 12_582_912.0)
     let shifted = clamped * 1.442_695_04 + magic
@@ -19,12 +19,6 @@ func vector_exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
     let scale = unsafeBitCast((nBits &+ 127) &<< 23, to: SIMD8<Float>.self)
     return p * scale
-}
-
-/// tanh via exp: 1 - 2 / (exp(2x) + 1); absolute error ~1e-7, saturating cleanly to ±1.
-@inline(__always)
-func vector_tanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    1 - 2 / (vector_exp(x + x) + 1)
 }
 
 /// Loads up to 8 floats, filling lanes past `count` with `fill` (for loop tails).
@@ -44,4 +38,22 @@ func vector_store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: In
         return
     }
     for i in 0..<count { p[i] = v[i] }
+}
+
+/// Lane-wise min(max(x, low), high) as compare-and-select, which compiles to vector instructions
+/// (the generic pointwiseMin/Max do not inline).
+@inline(__always)
+func vector_clamp(_ x: SIMD8<Float>, _ low: Float, _ high: Float) -> SIMD8<Float> {
+    var v = x
+    v.replace(with: low, where: v .< low)
+    v.replace(with: high, where: v .> high)
+    return v
+}
+
+/// Lane-wise max(x, low) as compare-and-select.
+@inline(__always)
+func vector_max(_ x: SIMD8<Float>, _ low: SIMD8<Float>) -> SIMD8<Float> {
+    var v = x
+    v.replace(with: low, where: v .< low)
+    return v
 }
