@@ -61,10 +61,17 @@ final class SafeTensorsFile {
         munmap(mapping, fileSize)
     }
 
-    /// Widens tensor `name` to fp32 into `destination`, which must hold exactly its element count.
+    /// Widens tensor `name` to fp32 into `destination`, which must hold exactly its element count, then drops
+    /// the file pages it occupied from this process, so loading never holds the whole file and the block at once.
     func copy(_ name: String, into destination: UnsafeMutablePointer<Float>) {
         let entry = entries[name]!
         entry.dtype.convert(UnsafeRawPointer(mapping + dataStart + entry.begin), count: entry.elementCount, into: destination)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (dataStart + entry.begin + page - 1) / page * page
+        let last = (dataStart + entry.end) / page * page
+        if last > first {
+            madvise(mapping + first, last - first, Int32(MADV_DONTNEED))
+        }
     }
 
     private static func parseHeader(_ bytes: Data, dataLength: Int, path: String) throws -> [String: SafeTensorsEntry] {

@@ -37,6 +37,8 @@ struct BenchCommand: ParsableCommand {
     var threads: Threads = .sequences
     @Option(help: "Seed of the document ids.") var seed: UInt64 = 1
     @Flag(help: "Also measure sgemm alone at the model's largest shapes.") var sgemm = false
+    @Option(help: "Load this checkpoint directory instead of random weights (--shape is then ignored); reports resident memory.")
+    var model: String?
 
     func validate() throws {
         guard batch > 0, tokens >= 4, iterations > 0 else {
@@ -45,12 +47,22 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config = shape.config
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        var generator = SplitMix64(state: 0x5EED)
-        let model = try T5Model(config: config) { name, _, destination in
-            fillRandom(name: name, destination: destination, dModel: config.dModel, generator: &generator)
+        let model: T5Model
+        if let directory = self.model {
+            model = try T5Model(directory: URL(fileURLWithPath: directory))
+            let weightsMiB = Double(model.parameterCount * 4) / 1_048_576
+            let residentMiB = residentBytes() / 1_048_576
+            print(String(format: "loaded %@: fp32 weights %.1f MiB, resident %.1f MiB (%.2fx)", directory, weightsMiB,
+                         residentMiB, residentMiB / weightsMiB))
+        } else {
+            let config = shape.config
+            var generator = SplitMix64(state: 0x5EED)
+            model = try T5Model(config: config) { name, _, destination in
+                fillRandom(name: name, destination: destination, dModel: config.dModel, generator: &generator)
+            }
         }
+        let config = model.config
         model.parallelism = threads.parallelism
         let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens)
         let yes: [Int32] = [2163]
@@ -66,7 +78,7 @@ struct BenchCommand: ParsableCommand {
         let docsPerSecond = Double(batch * iterations) / seconds
         let flops = documents.map { pointwiseFLOPs(config, length: $0.count) }.reduce(0, +) * Double(iterations)
         let lengths = documents.map(\.count)
-        print("shape=\(shape.rawValue) batch=\(batch) tokens=\(lengths.min()!)...\(lengths.max()!) (mean \(lengths.reduce(0, +) / batch))"
+        print("shape=\(self.model ?? shape.rawValue) batch=\(batch) tokens=\(lengths.min()!)...\(lengths.max()!) (mean \(lengths.reduce(0, +) / batch))"
               + " threads=\(threads.rawValue) cores=\(cores) iterations=\(iterations)")
         print(String(format: "swift docs/s %.2f  GFLOP/s %.1f  (%.1f ms/batch)", docsPerSecond, flops / seconds / 1e9,
                      seconds / Double(iterations) * 1000))
@@ -84,6 +96,13 @@ struct BenchCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// Resident set size of this process (/proc/self/statm), in bytes.
+func residentBytes() -> Double {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = statm.split(separator: " ")
+    return fields.count > 1 ? (Double(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) : 0
 }
 
 /// User + system CPU seconds of this process so far (all threads).
