@@ -15,6 +15,9 @@ public final class T5Model: @unchecked Sendable {
 
     public let config: T5Config
     public var parallelism: Parallelism = .sequences
+    /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
+    /// activation memory while keeping GEMMs tall enough to amortise streaming the weights.
+    var maxPackRows = 2048
     let layout: T5ParameterLayout
     /// The parameter block; immutable after init, hence safe to read from several threads.
     private let block: UnsafeMutablePointer<Float>
@@ -73,14 +76,15 @@ public final class T5Model: @unchecked Sendable {
             precondition(!input.isEmpty && input.allSatisfy { $0 >= 0 && $0 < vocab }, "empty input or token id outside the vocabulary")
         }
         var results = [[Float]](repeating: [], count: inputs.count)
+        let lengths = inputs.map(\.count)
         switch parallelism {
         case .sequences:
             openblas_set_num_threads(1)
-            let groups = balancedGroups(lengths: inputs.map(\.count), count: ProcessInfo.processInfo.activeProcessorCount)
+            let groups = balancedGroups(lengths: lengths, count: ProcessInfo.processInfo.activeProcessorCount)
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
                 DispatchQueue.concurrentPerform(iterations: groups.count) { g in
-                    for chunk in chunked(groups[g], lengths: inputs.map(\.count)) {
+                    for chunk in chunked(groups[g], lengths: lengths, maxPackRows: maxPackRows) {
                         let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
                         for (index, logits) in zip(chunk, scored) { out[index] = logits }
                     }
@@ -88,7 +92,7 @@ public final class T5Model: @unchecked Sendable {
             }
         case .blas:
             openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
-            for chunk in chunked(Array(inputs.indices), lengths: inputs.map(\.count)) {
+            for chunk in chunked(Array(inputs.indices), lengths: lengths, maxPackRows: maxPackRows) {
                 let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
                 for (index, logits) in zip(chunk, scored) { results[index] = logits }
             }
@@ -121,16 +125,16 @@ func balancedGroups(lengths: [Int], count: Int) -> [[Int]] {
     var groups = [[Int]](repeating: [], count: groupCount)
     var loads = [Int](repeating: 0, count: groupCount)
     for index in lengths.indices.sorted(by: { (lengths[$0], $1) > (lengths[$1], $0) }) {
-        let lightest = loads.indices.min(by: { (loads[$0], $0) < (loads[$1], $0) })!
+        let lightest = loads.indices.min(by: { (loads[$0], $0) < (loads[$1], $1) })!
         groups[lightest].append(index)
         loads[lightest] += lengths[index]
     }
     return groups.filter { !$0.isEmpty }
 }
 
-/// Cuts a group into packs of at most `maxPackRows` tokens (a longer single sequence forms its own pack), which
-/// bounds activation memory while keeping GEMMs tall enough to amortise streaming the weights.
-func chunked(_ group: [Int], lengths: [Int], maxPackRows: Int = 2048) -> [[Int]] {
+/// Cuts a group of sequence indices into packs of at most `maxPackRows` tokens, in order; a sequence longer than
+/// that forms a pack of its own.
+func chunked(_ group: [Int], lengths: [Int], maxPackRows: Int) -> [[Int]] {
     var chunks: [[Int]] = []
     var current: [Int] = []
     var rows = 0

@@ -28,15 +28,16 @@ final class CheckpointParityTests: XCTestCase {
             feedForward: .gatedGelu, tieWordEmbeddings: false, decoderStartTokenID: 0))
     }
 
-    /// A sequence's logits must not depend on what else is in its batch, nor on the threading mode.
+    /// A sequence's logits must not depend on what else is in its batch or pack, nor on the threading mode.
     func testBatchInvariance() throws {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent("tiny_f32"))
         let expected = try Fixtures.expected("tiny_f32/expected.json")
         let vocab: [Int32] = [0, 1, 2, 57, 119]
         let alone = expected.inputs.map { model.logits(inputs: [$0], decoderPrefix: [0], vocabIDs: vocab)[0] }
         let batch = expected.inputs.reversed() + expected.inputs + [expected.inputs[2]]
-        for parallelism in [T5Model.Parallelism.sequences, .blas] {
+        for (parallelism, maxPackRows) in [(T5Model.Parallelism.sequences, 2048), (.sequences, 30), (.blas, 2048), (.blas, 1)] {
             model.parallelism = parallelism
+            model.maxPackRows = maxPackRows
             let together = model.logits(inputs: batch, decoderPrefix: [0], vocabIDs: vocab)
             let order = Array(expected.inputs.indices.reversed()) + Array(expected.inputs.indices) + [2]
             for (row, source) in zip(together, order) {
