@@ -1,26 +1,3 @@
-/// Token rows of several sequences packed one after another (no padding): sequence s occupies rows
-/// offsets[s] ..< offsets[s] + lengths[s]. Row-wise work (projections, norms, activations) runs over all
-/// rows at once, so each weight matrix is streamed once per pack; attention runs per sequence.
-struct PackedSequences {
-    let lengths: [Int]
-    let offsets: [Int]
-    let rows: Int
-    let maxLength: Int
-
-    init(lengths: [Int]) {
-        self.lengths = lengths
-        var offsets: [Int] = []
-        var total = 0
-        for length in lengths {
-            offsets.append(total)
-            total += length
-        }
-        self.offsets = offsets
-        rows = total
-        maxLength = lengths.max() ?? 0
-    }
-}
-
 /// Runs the encoder stack on `sequences` packed as `pack` (each at its true length, so no mask) and writes the
 /// final-normed hidden states to out: [pack.rows, d_model].
 func encoder_forward(_ out: UnsafeMutablePointer<Float>, sequences: [[Int32]], pack: PackedSequences,

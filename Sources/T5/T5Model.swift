@@ -14,6 +14,7 @@ public final class T5Model: @unchecked Sendable {
     }
 
     public let config: T5Config
+    /// Set before the model is shared between threads.
     public var parallelism: Parallelism = .sequences
     /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
     /// activation memory while keeping GEMMs tall enough to amortise streaming the weights.
@@ -53,11 +54,6 @@ public final class T5Model: @unchecked Sendable {
 
     deinit {
         block.deallocate()
-    }
-
-    /// Names and shapes of the checkpoint tensors this config needs, in parameter-block order.
-    public var parameterShapes: [(name: String, shape: [Int])] {
-        layout.tensors.map { ($0.name, $0.shape) }
     }
 
     /// Number of fp32 parameters in the block.
@@ -116,37 +112,4 @@ public final class T5Model: @unchecked Sendable {
             lm_head_forward(hidden: hidden + s * config.dModel, vocabIDs: vocabIDs, weights: weights)
         }
     }
-}
-
-/// Splits sequence indices into at most `count` groups of similar total length (longest first, each to the
-/// currently lightest group), one group per core.
-func balancedGroups(lengths: [Int], count: Int) -> [[Int]] {
-    let groupCount = max(1, min(count, lengths.count))
-    var groups = [[Int]](repeating: [], count: groupCount)
-    var loads = [Int](repeating: 0, count: groupCount)
-    for index in lengths.indices.sorted(by: { (lengths[$0], $1) > (lengths[$1], $0) }) {
-        let lightest = loads.indices.min(by: { (loads[$0], $0) < (loads[$1], $1) })!
-        groups[lightest].append(index)
-        loads[lightest] += lengths[index]
-    }
-    return groups.filter { !$0.isEmpty }
-}
-
-/// Cuts a group of sequence indices into packs of at most `maxPackRows` tokens, in order; a sequence longer than
-/// that forms a pack of its own.
-func chunked(_ group: [Int], lengths: [Int], maxPackRows: Int) -> [[Int]] {
-    var chunks: [[Int]] = []
-    var current: [Int] = []
-    var rows = 0
-    for index in group {
-        if !current.isEmpty && rows + lengths[index] > maxPackRows {
-            chunks.append(current)
-            current = []
-            rows = 0
-        }
-        current.append(index)
-        rows += lengths[index]
-    }
-    if !current.isEmpty { chunks.append(current) }
-    return chunks
 }
