@@ -87,12 +87,20 @@ struct BenchCommand: ParsableCommand {
                      Double(batch * iterations) / cpuSeconds, flops / cpuSeconds / 1e9))
 
         if sgemm {
+            // The model's GEMMs: projections over a pack of token rows (a worker's share of the batch), and the
+            // per-head attention scores q k^T over one sequence.
             let d = config.dModel, inner = config.innerDim, ff = config.dFF
-            for (label, n, k) in [("qkv", 3 * inner, d), ("wi_0|wi_1", 2 * ff, d), ("wo", d, ff), ("o", d, inner)] {
-                let concurrent = SgemmBenchmark.gflops(m: tokens, n: n, k: k, repetitions: 20, concurrent: cores, blasThreads: 1)
-                let threaded = SgemmBenchmark.gflops(m: tokens, n: n, k: k, repetitions: 20, concurrent: 1, blasThreads: cores)
-                print(String(format: "sgemm %-10@ m=%d n=%d k=%d: %.1f GFLOP/s (%d x 1-thread)  %.1f GFLOP/s (%d BLAS threads)",
-                             label, tokens, n, k, concurrent, cores, threaded, cores))
+            let rows = min(2048, (batch + cores - 1) / cores * tokens)
+            let shapes = [("qkv", rows, 3 * inner, d), ("wi_0|wi_1", rows, 2 * ff, d), ("wo", rows, d, ff),
+                          ("o", rows, d, inner), ("q k^T", tokens, tokens, config.dKV)]
+            for (label, m, n, k) in shapes {
+                let repetitions = max(2, Int(2e10 / (2 * Double(m * n * k))))
+                let concurrent = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
+                                                       blasThreads: 1)
+                let threaded = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
+                                                     blasThreads: cores)
+                print(String(format: "sgemm %-9@ m=%4d n=%4d k=%4d: %6.1f GFLOP/s as %d x 1-thread, %6.1f with %d BLAS threads",
+                             label, m, n, k, concurrent, cores, threaded, cores))
             }
         }
     }
