@@ -1,0 +1,66 @@
+import COpenBLAS
+
+/// Multi-head attention for one sequence, T5 style: scores = q k^T with no 1/sqrt(d) scaling, plus the
+/// relative position bias, softmax in fp32, then the weighted sum of v. Both matmuls per head are sgemm.
+/// q: [queryLength, heads*dKV] (row stride ldq), k/v: [keyLength, heads*dKV] (strides ldk/ldv),
+/// out: [queryLength, heads*dKV] (stride ldOut).
+/// positionBias: nil for cross-attention; for self-attention queries and keys share positions 0..<length.
+/// causal: query i sees keys 0...i only (decoder self-attention).
+/// scores: scratch of queryLength * keyLength floats.
+func attention_forward(_ out: UnsafeMutablePointer<Float>, ldOut: Int,
+                       q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
+                       v: UnsafePointer<Float>, ldv: Int, positionBias: PositionBias?,
+                       queryLength: Int, keyLength: Int, heads: Int, dKV: Int, causal: Bool,
+                       scores: UnsafeMutablePointer<Float>) {
+    if let positionBias { precondition(queryLength <= positionBias.maxLength && keyLength <= positionBias.maxLength) }
+    for h in 0..<heads {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queryLength), Int32(keyLength), Int32(dKV),
+                    1, q + h * dKV, Int32(ldq), k + h * dKV, Int32(ldk), 0, scores, Int32(keyLength))
+        for i in 0..<queryLength {
+            let row = scores + i * keyLength
+            let visible = causal ? min(i + 1, keyLength) : keyLength
+            let bias = positionBias?.row(head: h, query: i)
+            softmax_row_forward(row, bias: bias, visible: visible)
+            if visible < keyLength {
+                (row + visible).update(repeating: 0, count: keyLength - visible)
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queryLength), Int32(dKV), Int32(keyLength),
+                    1, scores, Int32(keyLength), v + h * dKV, Int32(ldv), 0, out + h * dKV, Int32(ldOut))
+    }
+}
+
+/// row[0..<visible] = softmax(row + bias) in place; bias (if any) is added elementwise first.
+func softmax_row_forward(_ row: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, visible: Int) {
+    var maxima = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
+    var j = 0
+    while j < visible {
+        let n = visible - j
+        var x = vector_load(row + j, count: n, fill: -.greatestFiniteMagnitude)
+        if let bias { x += vector_load(bias + j, count: n) }
+        vector_store(x, row + j, count: n)
+        maxima = vector_max(maxima, x)
+        j += 8
+    }
+    let maximum = maxima.max()
+    var sums = SIMD8<Float>(repeating: 0)
+    j = 0
+    while j < visible {
+        let n = visible - j
+        // Lanes past the row end must not count towards the sum.
+        var e = vector_exp(vector_load(row + j, count: n) - maximum)
+        if n < 8 {
+            for lane in n..<8 { e[lane] = 0 }
+        }
+        sums += e
+        vector_store(e, row + j, count: n)
+        j += 8
+    }
+    let inverse = 1 / sums.sum()
+    j = 0
+    while j < visible {
+        let n = visible - j
+        vector_store(vector_load(row + j, count: n) * inverse, row + j, count: n)
+        j += 8
+    }
+}

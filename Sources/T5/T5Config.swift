@@ -1,0 +1,135 @@
+import Foundation
+
+/// Hyper-parameters of a T5 encoder-decoder, as read from a Hugging Face `config.json`.
+public struct T5Config: Equatable, Sendable {
+    /// The feed-forward block: FLAN-T5 / T5 v1.1 use `wo(gelu_tanh(wi_0 x) * wi_1 x)`, original T5 `wo(relu(wi x))`.
+    public enum FeedForward: String, Equatable, Sendable {
+        case gatedGelu = "gated-gelu"
+        case relu = "relu"
+    }
+
+    public var vocabSize: Int
+    public var dModel: Int
+    public var dKV: Int
+    public var dFF: Int
+    public var numHeads: Int
+    public var numLayers: Int
+    public var numDecoderLayers: Int
+    public var relativeAttentionNumBuckets: Int
+    public var relativeAttentionMaxDistance: Int
+    public var layerNormEpsilon: Float
+    public var feedForward: FeedForward
+    public var tieWordEmbeddings: Bool
+    public var decoderStartTokenID: Int32
+
+    public init(vocabSize: Int, dModel: Int, dKV: Int, dFF: Int, numHeads: Int, numLayers: Int,
+                numDecoderLayers: Int? = nil, relativeAttentionNumBuckets: Int = 32,
+                relativeAttentionMaxDistance: Int = 128, layerNormEpsilon: Float = 1e-6,
+                feedForward: FeedForward = .gatedGelu, tieWordEmbeddings: Bool = false,
+                decoderStartTokenID: Int32 = 0) {
+        self.vocabSize = vocabSize
+        self.dModel = dModel
+        self.dKV = dKV
+        self.dFF = dFF
+        self.numHeads = numHeads
+        self.numLayers = numLayers
+        self.numDecoderLayers = numDecoderLayers ?? numLayers
+        self.relativeAttentionNumBuckets = relativeAttentionNumBuckets
+        self.relativeAttentionMaxDistance = relativeAttentionMaxDistance
+        self.layerNormEpsilon = layerNormEpsilon
+        self.feedForward = feedForward
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.decoderStartTokenID = decoderStartTokenID
+    }
+
+    /// Width of the attention projections; need not equal `dModel`.
+    public var innerDim: Int { numHeads * dKV }
+
+    /// Reads and validates `config.json`. Missing keys take the defaults of `transformers.T5Config`
+    /// (note `tie_word_embeddings` defaults to true there; FLAN-T5 configs set it false).
+    public static func load(from url: URL) throws -> T5Config {
+        let path = url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CheckpointError.missingFile(path: path, reason: "cannot read config: \(error.localizedDescription)")
+        }
+        let raw: RawT5Config
+        do {
+            raw = try JSONDecoder().decode(RawT5Config.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw CheckpointError.invalidConfig(path: path, reason: "\(key): \(context.debugDescription)")
+        } catch {
+            throw CheckpointError.invalidConfig(path: path, reason: "not a JSON object (\(error))")
+        }
+        let feedForwardName = raw.feed_forward_proj ?? "relu"
+        guard let feedForward = FeedForward(rawValue: feedForwardName) else {
+            throw CheckpointError.invalidConfig(
+                path: path, reason: "feed_forward_proj '\(feedForwardName)' is not supported (gated-gelu, relu)")
+        }
+        let numLayers = raw.num_layers ?? 6
+        let decoderStart = raw.decoder_start_token_id ?? raw.pad_token_id ?? 0
+        guard let decoderStartTokenID = Int32(exactly: decoderStart) else {
+            throw CheckpointError.invalidConfig(path: path, reason: "decoder_start_token_id \(decoderStart) is out of range")
+        }
+        let config = T5Config(
+            vocabSize: raw.vocab_size ?? 32128, dModel: raw.d_model ?? 512, dKV: raw.d_kv ?? 64,
+            dFF: raw.d_ff ?? 2048, numHeads: raw.num_heads ?? 8, numLayers: numLayers,
+            numDecoderLayers: raw.num_decoder_layers ?? numLayers,
+            relativeAttentionNumBuckets: raw.relative_attention_num_buckets ?? 32,
+            relativeAttentionMaxDistance: raw.relative_attention_max_distance ?? 128,
+            layerNormEpsilon: Float(raw.layer_norm_epsilon ?? 1e-6), feedForward: feedForward,
+            tieWordEmbeddings: raw.tie_word_embeddings ?? true, decoderStartTokenID: decoderStartTokenID)
+        try config.validate(path: path)
+        return config
+    }
+
+    /// Throws `invalidConfig` unless every size is usable by the forward pass.
+    public func validate(path: String = "<in-memory config>") throws {
+        let positive: [(String, Int)] = [
+            ("vocab_size", vocabSize), ("d_model", dModel), ("d_kv", dKV), ("d_ff", dFF), ("num_heads", numHeads),
+            ("num_layers", numLayers), ("num_decoder_layers", numDecoderLayers),
+            ("relative_attention_num_buckets", relativeAttentionNumBuckets),
+        ]
+        for (key, value) in positive where value <= 0 {
+            throw CheckpointError.invalidConfig(path: path, reason: "\(key) must be positive, got \(value)")
+        }
+        // Bucketing halves the range (twice for the bidirectional encoder); the log scale then needs max_distance beyond it.
+        if relativeAttentionNumBuckets < 4 {
+            throw CheckpointError.invalidConfig(
+                path: path, reason: "relative_attention_num_buckets must be at least 4, got \(relativeAttentionNumBuckets)")
+        }
+        if relativeAttentionMaxDistance <= relativeAttentionNumBuckets / 2 {
+            throw CheckpointError.invalidConfig(
+                path: path,
+                reason: "relative_attention_max_distance must exceed num_buckets/2, got \(relativeAttentionMaxDistance)")
+        }
+        if !(layerNormEpsilon > 0) || !layerNormEpsilon.isFinite {
+            throw CheckpointError.invalidConfig(path: path, reason: "layer_norm_epsilon must be positive, got \(layerNormEpsilon)")
+        }
+        if decoderStartTokenID < 0 || Int(decoderStartTokenID) >= vocabSize {
+            throw CheckpointError.invalidConfig(
+                path: path, reason: "decoder_start_token_id \(decoderStartTokenID) is outside the vocabulary")
+        }
+    }
+}
+
+/// The keys of `config.json` that the forward pass reads; absent keys decode as nil (HF defaults apply).
+private struct RawT5Config: Decodable {
+    var vocab_size: Int?
+    var d_model: Int?
+    var d_kv: Int?
+    var d_ff: Int?
+    var num_heads: Int?
+    var num_layers: Int?
+    var num_decoder_layers: Int?
+    var relative_attention_num_buckets: Int?
+    var relative_attention_max_distance: Int?
+    var layer_norm_epsilon: Double?
+    var feed_forward_proj: String?
+    var tie_word_embeddings: Bool?
+    var decoder_start_token_id: Int?
+    var pad_token_id: Int?
+}

@@ -1,0 +1,115 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// A T5 encoder-decoder held in one contiguous fp32 parameter block, scoring token sequences by the logits
+/// of a few vocabulary entries after a short decoder prefix.
+public final class T5Model: @unchecked Sendable {
+    /// How a batch uses the cores. Measured on 2 cores, `.sequences` is the faster (see docs/BENCHMARKS.md).
+    public enum Parallelism: Sendable {
+        /// One sequence per core at a time, each with single-threaded BLAS (Dispatch workers, no oversubscription).
+        case sequences
+        /// Sequences one after another, each GEMM spread over all cores by OpenBLAS.
+        case blas
+    }
+
+    public let config: T5Config
+    /// Set before the model is shared between threads.
+    public var parallelism: Parallelism = .sequences
+    /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
+    /// activation memory while keeping GEMMs tall enough to amortise streaming the weights.
+    var maxPackRows = 2048
+    let layout: T5ParameterLayout
+    /// The parameter block; immutable after init, hence safe to read from several threads.
+    private let block: UnsafeMutablePointer<Float>
+
+    /// Loads `config.json` and `model.safetensors` (or the sharded index and its shards) from `directory`.
+    public convenience init(directory: URL) throws {
+        let config = try T5Config.load(from: directory.appendingPathComponent("config.json"))
+        try self.init(config: config) { layout, block in
+            try CheckpointLoader(directory: directory, layout: layout).load(into: block)
+        }
+    }
+
+    /// Builds a model in memory: `parameter` is called once per tensor with its Hugging Face name, shape and
+    /// destination (row-major, `shape.reduce(1, *)` floats) and must fill it. Used for random weights in
+    /// tests and benchmarks.
+    public convenience init(config: T5Config,
+                            parameter: (_ name: String, _ shape: [Int], _ destination: UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        try self.init(config: config) { layout, block in
+            for tensor in layout.tensors {
+                try parameter(tensor.name, tensor.shape, UnsafeMutableBufferPointer(start: block + tensor.offset, count: tensor.count))
+            }
+        }
+    }
+
+    private init(config: T5Config, fill: (T5ParameterLayout, UnsafeMutablePointer<Float>) throws -> Void) throws {
+        try config.validate()
+        self.config = config
+        layout = T5ParameterLayout(config: config)
+        block = UnsafeMutablePointer<Float>.allocate(capacity: layout.parameterCount)
+        // Every stored property is set, so if `fill` throws, deinit runs and frees the block.
+        try fill(layout, block)
+    }
+
+    deinit {
+        block.deallocate()
+    }
+
+    /// Number of fp32 parameters in the block.
+    public var parameterCount: Int { layout.parameterCount }
+
+    /// For each input sequence (token ids, already ending in eos), runs the encoder, then the decoder on
+    /// `decoderPrefix`, and returns the logits at the LAST decoder position for `vocabIDs` only:
+    /// result[i][j] = logit of vocabIDs[j] for inputs[i]. Sequences may have different lengths; each is run
+    /// at its true length, so its result does not depend on the rest of the batch.
+    /// Precondition: every id is in [0, vocabSize), every input and the prefix are non-empty.
+    public func logits(inputs: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
+        let vocab = Int32(config.vocabSize)
+        precondition(!decoderPrefix.isEmpty, "decoder prefix must not be empty")
+        precondition((decoderPrefix + vocabIDs).allSatisfy { $0 >= 0 && $0 < vocab }, "token id outside the vocabulary")
+        for input in inputs {
+            precondition(!input.isEmpty && input.allSatisfy { $0 >= 0 && $0 < vocab }, "empty input or token id outside the vocabulary")
+        }
+        var results = [[Float]](repeating: [], count: inputs.count)
+        let lengths = inputs.map(\.count)
+        switch parallelism {
+        case .sequences:
+            openblas_set_num_threads(1)
+            let groups = balancedGroups(lengths: lengths, count: ProcessInfo.processInfo.activeProcessorCount)
+            results.withUnsafeMutableBufferPointer { out in
+                let out = out
+                DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                    for chunk in chunked(groups[g], lengths: lengths, maxPackRows: maxPackRows) {
+                        let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+                        for (index, logits) in zip(chunk, scored) { out[index] = logits }
+                    }
+                }
+            }
+        case .blas:
+            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+            for chunk in chunked(Array(inputs.indices), lengths: lengths, maxPackRows: maxPackRows) {
+                let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
+                for (index, logits) in zip(chunk, scored) { results[index] = logits }
+            }
+        }
+        return results
+    }
+
+    /// Scores sequences packed into one set of token rows.
+    private func score(_ sequences: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
+        let weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block))
+        let pack = PackedSequences(lengths: sequences.map(\.count))
+        let encoded = UnsafeMutablePointer<Float>.allocate(capacity: pack.rows * config.dModel)
+        let hidden = UnsafeMutablePointer<Float>.allocate(capacity: sequences.count * config.dModel)
+        defer {
+            encoded.deallocate()
+            hidden.deallocate()
+        }
+        encoder_forward(encoded, sequences: sequences, pack: pack, weights: weights)
+        decoder_forward(hidden, prefix: decoderPrefix, encoded: encoded, pack: pack, weights: weights)
+        return (0..<sequences.count).map { s in
+            lm_head_forward(hidden: hidden + s * config.dModel, vocabIDs: vocabIDs, weights: weights)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import T5
+
+/// `rerank-admin bench`: documents/s of pointwise scoring (encoder + one decoder step + one lm_head row) on
+/// random weights, plus OpenBLAS sgemm alone at the model's shapes for comparison.
+/// Inputs come from the same splitmix64 stream as Scripts/bench/pytorch_pointwise.py, so both score identical ids.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmark pointwise scoring with random weights at a FLAN-T5 shape.")
+
+    enum Shape: String, ExpressibleByArgument, CaseIterable {
+        case small, base
+
+        var config: T5Config {
+            switch self {
+            case .small:
+                return T5Config(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 1024, numHeads: 6, numLayers: 8)
+            case .base:
+                return T5Config(vocabSize: 32128, dModel: 768, dKV: 64, dFF: 2048, numHeads: 12, numLayers: 12)
+            }
+        }
+    }
+
+    enum Threads: String, ExpressibleByArgument, CaseIterable {
+        case sequences, blas
+
+        var parallelism: T5Model.Parallelism { self == .sequences ? .sequences : .blas }
+    }
+
+    @Option(help: "Model shape: small or base.") var shape: Shape = .small
+    @Option(help: "Documents per batch.") var batch = 16
+    @Option(help: "Mean document length in tokens; lengths vary uniformly over [0.75, 1.25] x this.") var tokens = 256
+    @Option(help: "Timed batches (after one warm-up batch).") var iterations = 3
+    @Option(help: "sequences: one document per core, single-threaded BLAS; blas: one document at a time, threaded BLAS.")
+    var threads: Threads = .sequences
+    @Option(help: "Seed of the document ids.") var seed: UInt64 = 1
+    @Flag(help: "Also measure sgemm alone at the model's largest shapes.") var sgemm = false
+    @Option(help: "Load this checkpoint directory instead of random weights (--shape is then ignored); reports resident memory.")
+    var model: String?
+
+    func validate() throws {
+        guard batch > 0, tokens >= 4, iterations > 0 else {
+            throw ValidationError("--batch and --iterations must be positive, --tokens at least 4")
+        }
+    }
+
+    func run() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let model: T5Model
+        if let directory = self.model {
+            model = try T5Model(directory: URL(fileURLWithPath: directory))
+            let weightsMiB = Double(model.parameterCount * 4) / 1_048_576
+            let residentMiB = residentBytes() / 1_048_576
+            print(String(format: "loaded %@: fp32 weights %.1f MiB, resident %.1f MiB (%.2fx)", directory, weightsMiB,
+                         residentMiB, residentMiB / weightsMiB))
+        } else {
+            let config = shape.config
+            var generator = SplitMix64(state: 0x5EED)
+            model = try T5Model(config: config) { name, _, destination in
+                fillRandom(name: name, destination: destination, dModel: config.dModel, generator: &generator)
+            }
+        }
+        let config = model.config
+        model.parallelism = threads.parallelism
+        let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens)
+        let yes: [Int32] = [2163]
+
+        _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
+        let cpuStart = processCPUSeconds()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations {
+            _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = processCPUSeconds() - cpuStart
+        let docsPerSecond = Double(batch * iterations) / seconds
+        let flops = documents.map { pointwiseFLOPs(config, length: $0.count) }.reduce(0, +) * Double(iterations)
+        let lengths = documents.map(\.count)
+        print("shape=\(self.model ?? shape.rawValue) batch=\(batch) tokens=\(lengths.min()!)...\(lengths.max()!) (mean \(lengths.reduce(0, +) / batch))"
+              + " threads=\(threads.rawValue) cores=\(cores) iterations=\(iterations)")
+        print(String(format: "swift docs/s %.2f  GFLOP/s %.1f  (%.1f ms/batch)", docsPerSecond, flops / seconds / 1e9,
+                     seconds / Double(iterations) * 1000))
+        // CPU time is steadier than wall time when other processes share the cores.
+        print(String(format: "swift CPU %.2f s: docs per CPU-second %.2f, GFLOP per CPU-second %.1f", cpuSeconds,
+                     Double(batch * iterations) / cpuSeconds, flops / cpuSeconds / 1e9))
+
+        if sgemm {
+            // The model's GEMMs: projections over a pack of token rows (a worker's share of the batch), and the
+            // per-head attention scores q k^T over one sequence.
+            let d = config.dModel, inner = config.innerDim, ff = config.dFF
+            let rows = min(2048, (batch + cores - 1) / cores * tokens)
+            let shapes = [("qkv", rows, 3 * inner, d), ("wi_0|wi_1", rows, 2 * ff, d), ("wo", rows, d, ff),
+                          ("o", rows, d, inner), ("q k^T", tokens, tokens, config.dKV)]
+            for (label, m, n, k) in shapes {
+                let repetitions = max(2, Int(2e10 / (2 * Double(m * n * k))))
+                let concurrent = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
+                                                       blasThreads: 1)
+                let threaded = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
+                                                     blasThreads: cores)
+                print(String(format: "sgemm %-9@ m=%4d n=%4d k=%4d: %6.1f GFLOP/s as %d x 1-thread, %6.1f with %d BLAS threads",
+                             label, m, n, k, concurrent, cores, threaded, cores))
+            }
+        }
+    }
+}
+
+/// Resident set size of this process (/proc/self/statm), in bytes.
+func residentBytes() -> Double {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = statm.split(separator: " ")
+    return fields.count > 1 ? (Double(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+/// User + system CPU seconds of this process so far (all threads).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return user + system
+}
+
+/// The document ids both benchmarks score: lengths uniform in [0.75, 1.25] x meanLength, ids uniform over
+/// the 32097 ordinary pieces (3..<32100), each document ending in eos (1).
+func benchDocuments(seed: UInt64, count: Int, meanLength: Int) -> [[Int32]] {
+    var generator = SplitMix64(state: seed)
+    let low = meanLength * 3 / 4, high = meanLength * 5 / 4
+    return (0..<count).map { _ in
+        let length = low + Int(generator.next() % UInt64(high - low + 1))
+        return (0..<(length - 1)).map { _ in Int32(3 + generator.next() % 32097) } + [1]
+    }
+}
+
+/// Multiply-add FLOPs of one pointwise score: encoder, cross-attention keys/values, one decoder step, one logit.
+func pointwiseFLOPs(_ c: T5Config, length: Int) -> Double {
+    let L = Double(length), d = Double(c.dModel), inner = Double(c.innerDim), ff = Double(c.dFF)
+    let ffnWeights = c.feedForward == .gatedGelu ? 3 * d * ff : 2 * d * ff
+    let encoderLayer = L * (4 * d * inner + ffnWeights) + 2 * L * L * inner
+    let decoderLayer = 2 * L * d * inner + (4 * d * inner + ffnWeights) + 2 * L * inner
+    return 2 * (Double(c.numLayers) * encoderLayer + Double(c.numDecoderLayers) * decoderLayer + d)
+}
+
+/// splitmix64 (Steele et al.), the generator shared with the Python benchmark.
+struct SplitMix64 {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random weights with O(1) activations: layer norms near 1, projections ~ d_model^-1/2.
+private func fillRandom(name: String, destination: UnsafeMutableBufferPointer<Float>, dModel: Int,
+                        generator: inout SplitMix64) {
+    let isNorm = name.contains("layer_norm")
+    let scale: Float = isNorm ? 0.125 : (name == "shared.weight" ? 1 : 1 / Float(dModel).squareRoot())
+    for i in destination.indices {
+        let unit = Float(Int(generator.next() >> 40) - (1 << 23)) * 0x1p-23
+        destination[i] = (isNorm ? 1 : 0) + unit * scale
+    }
+}

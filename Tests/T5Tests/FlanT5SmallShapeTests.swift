@@ -1,0 +1,21 @@
+import XCTest
+@testable import T5
+
+/// The real flan-t5-small shape (d_model 512, d_ff 1024, 8/8 layers, 6 heads, vocab 32128) with PRNG weights
+/// regenerated here; only transformers' logits are committed. Inputs include length 1 and one longer than
+/// relative_attention_max_distance (128).
+final class FlanT5SmallShapeTests: XCTestCase {
+    func testParityWithTransformers() throws {
+        let expected = try Fixtures.expected("flan_t5_small_prng.json")
+        let config = T5Config(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 1024, numHeads: 6, numLayers: 8,
+                              feedForward: .gatedGelu, tieWordEmbeddings: false)
+        let weights = PRNGWeights(seed: try XCTUnwrap(expected.seed), dModel: config.dModel)
+        let model = try T5Model(config: config) { name, _, destination in
+            weights.fill(name: name, destination: destination)
+        }
+        for testCase in expected.cases {
+            let logits = model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
+            assertLogitsClose(logits, testCase.logits, "flan-t5-small shape, prefix \(testCase.prefix)")
+        }
+    }
+}
