@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-deps.sh
 export RERANK_TEST_PYTHON="${RERANK_TEST_VENV:-$HOME/.cache/rerank/test-venv}/bin/python"
-swift test "$@"
+swift test --disable-swift-testing "$@"   # XCTest only: no Swift Testing suites here
