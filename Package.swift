@@ -85,6 +85,8 @@ let package = Package(
         ]),
         .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
         .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"], exclude: ["Clients"]),
+        // Runs the built rerankd binary as a process.
+        .testTarget(name: "RerankdTests"),
     ],
     swiftLanguageModes: [.v5]
 )
