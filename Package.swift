@@ -85,8 +85,8 @@ let package = Package(
         ]),
         .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
         .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"], exclude: ["Clients"]),
-        // Runs the built rerankd binary as a process.
-        .testTarget(name: "RerankdTests"),
+        // Runs the built rerankd and rerank-admin binaries as processes.
+        .testTarget(name: "ExecutableTests"),
     ],
     swiftLanguageModes: [.v5]
 )
