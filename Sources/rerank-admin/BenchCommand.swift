@@ -68,13 +68,13 @@ struct BenchCommand: ParsableCommand {
         let yes: [Int32] = [2163]
 
         _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
-        let cpuStart = processCPUSeconds()
+        let cpuStart = SgemmBenchmark.processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {
             _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let cpuSeconds = processCPUSeconds() - cpuStart
+        let cpuSeconds = SgemmBenchmark.processCPUSeconds() - cpuStart
         let docsPerSecond = Double(batch * iterations) / seconds
         let flops = documents.map { pointwiseFLOPs(config, length: $0.count) }.reduce(0, +) * Double(iterations)
         let lengths = documents.map(\.count)
@@ -95,12 +95,14 @@ struct BenchCommand: ParsableCommand {
                           ("o", rows, d, inner), ("q k^T", tokens, tokens, config.dKV)]
             for (label, m, n, k) in shapes {
                 let repetitions = max(2, Int(2e10 / (2 * Double(m * n * k))))
-                let concurrent = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
-                                                       blasThreads: 1)
-                let threaded = SgemmBenchmark.gflops(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
-                                                     blasThreads: cores)
-                print(String(format: "sgemm %-9@ m=%4d n=%4d k=%4d: %6.1f GFLOP/s as %d x 1-thread, %6.1f with %d BLAS threads",
-                             label, m, n, k, concurrent, cores, threaded, cores))
+                let alone = SgemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
+                                                blasThreads: 1)
+                let spread = SgemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
+                                                 blasThreads: cores)
+                let shape = String(format: "sgemm %-9@ m=%4d n=%4d k=%4d:", label, m, n, k)
+                let aloneText = String(format: "%6.1f GFLOP/s (%5.1f per CPU-s)", alone.wall, alone.perCPUSecond)
+                let spreadText = String(format: "%6.1f GFLOP/s (%5.1f per CPU-s)", spread.wall, spread.perCPUSecond)
+                print("\(shape) \(cores) x 1-thread \(aloneText); \(cores) BLAS threads \(spreadText)")
             }
         }
     }
@@ -111,15 +113,6 @@ func residentBytes() -> Double {
     guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = statm.split(separator: " ")
     return fields.count > 1 ? (Double(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) : 0
-}
-
-/// User + system CPU seconds of this process so far (all threads).
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-    let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    return user + system
 }
 
 /// The document ids both benchmarks score: lengths uniform in [0.75, 1.25] x meanLength, ids uniform over

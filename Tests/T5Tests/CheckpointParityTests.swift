@@ -42,7 +42,7 @@ final class CheckpointParityTests: XCTestCase {
             let order = Array(expected.inputs.indices.reversed()) + Array(expected.inputs.indices) + [2]
             for (row, source) in zip(together, order) {
                 for (a, b) in zip(row, alone[source]) {
-                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)))
+                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(parallelism) \(maxPackRows) input \(source)")
                 }
             }
         }
