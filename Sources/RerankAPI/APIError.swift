@@ -17,7 +17,6 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
     static func unauthorized(_ message: String) -> APIError { APIError(status: 401, type: "Unauthorized", message: message) }
     static func notFound(_ message: String) -> APIError { APIError(status: 404, type: "NotFound", message: message) }
     static func methodNotAllowed(_ message: String) -> APIError { APIError(status: 405, type: "Validation", message: message) }
-    static func unsupportedMediaType(_ message: String) -> APIError { APIError(status: 415, type: "Validation", message: message) }
     static func backend(_ message: String) -> APIError { APIError(status: 500, type: "Backend", message: message) }
 
     init(status: Int, type: String, message: String, retryAfter: Int? = nil) {
