@@ -77,16 +77,18 @@ let package = Package(
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).
         .executableTarget(name: "sentencepiece-bench", dependencies: ["SentencePiece"]),
 
+        // Scoring fixtures from transformers 4.x and 5.x and the comparisons the parity tests share.
+        .target(name: "ParityFixtures", path: "Tests/ParityFixtures"),
         .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece"]),
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
-        .testTarget(name: "RankingTests", dependencies: ["Ranking"]),
+        .testTarget(name: "RankingTests", dependencies: ["Ranking", "ParityFixtures"]),
         .testTarget(name: "HTTPServerTests", dependencies: [
             "HTTPServer", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "RerankServiceTests", dependencies: ["RerankService"]),
-        .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI"], exclude: ["Clients"]),
+        .testTarget(name: "RerankServiceTests", dependencies: ["RerankService", "ParityFixtures"]),
+        .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI", "ParityFixtures"], exclude: ["Clients"]),
         // Runs the built rerankd and rerank-admin binaries as processes.
-        .testTarget(name: "ExecutableTests"),
+        .testTarget(name: "ExecutableTests", dependencies: ["ParityFixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

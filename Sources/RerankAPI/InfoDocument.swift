@@ -22,7 +22,10 @@ struct InfoDocument: Encodable {
         let vocab_size, d_model, d_kv, d_ff, num_heads, num_layers, num_decoder_layers: Int
         let relative_attention_num_buckets, relative_attention_max_distance: Int
         let feed_forward_proj: String
-        let tie_word_embeddings: Bool
+        let output_projection: String
+        let scale_decoder_outputs: Bool
+        /// The whole rule in words, naming the config key that decided the scaling.
+        let output_rule: String
         let decoder_start_token_id: Int32
     }
     struct Template: Encodable {
@@ -63,7 +66,8 @@ extension RerankRouter {
                     num_decoder_layers: config.numDecoderLayers,
                     relative_attention_num_buckets: config.relativeAttentionNumBuckets,
                     relative_attention_max_distance: config.relativeAttentionMaxDistance,
-                    feed_forward_proj: config.feedForward.rawValue, tie_word_embeddings: config.tieWordEmbeddings,
+                    feed_forward_proj: config.feedForward.rawValue, output_projection: config.outputProjection.rawValue,
+                    scale_decoder_outputs: config.scaleDecoderOutputs, output_rule: config.outputRule,
                     decoder_start_token_id: config.decoderStartTokenID)),
             template: .init(name: template.name, text: template.text, max_passage_words: template.maxPassageWords,
                             score: score),

@@ -80,7 +80,8 @@ public final class RerankService: @unchecked Sendable {
                 replaceModel(with: loaded)
                 logger.info("model swapped in", metadata: [
                     "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
-                    "load_seconds": "\(loaded.loadSeconds)"])
+                    "load_seconds": "\(loaded.loadSeconds)",
+                    "output": "\(loaded.scorer.model.config.outputRule)"])
                 completion(.success(loaded))
             } catch {
                 logger.error("model reload failed; the active model keeps serving", metadata: ["error": "\(error)"])

@@ -5,20 +5,37 @@ import Foundation
 /// so resident memory stays close to the fp32 block itself.
 struct CheckpointLoader {
     let directory: URL
-    let layout: T5ParameterLayout
 
     /// Tensors HF may store instead of `shared.weight` (they alias it).
     private static let sharedAliases = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
-    func load(into block: UnsafeMutablePointer<Float>) throws {
-        let single = directory.appendingPathComponent("model.safetensors")
-        let index = directory.appendingPathComponent("model.safetensors.index.json")
-        let fileManager = FileManager.default
-        if fileManager.fileExists(atPath: single.path) {
+    private var single: URL { directory.appendingPathComponent("model.safetensors") }
+    private var index: URL { directory.appendingPathComponent("model.safetensors.index.json") }
+
+    /// Names of every tensor the checkpoint stores (from the headers or the shard index; no data is read).
+    func storedTensorNames() throws -> Set<String> {
+        if try weightsAreSingleFile() {
+            return Set(try SafeTensorsFile(path: single.path).entries.keys)
+        }
+        return Set(try readWeightMap(index).keys)
+    }
+
+    func load(_ layout: T5ParameterLayout, into block: UnsafeMutablePointer<Float>) throws {
+        if try weightsAreSingleFile() {
             let file = try SafeTensorsFile(path: single.path)
             try copy(layout.tensors, from: file, into: block)
+        } else {
+            try loadSharded(layout, into: block)
+        }
+    }
+
+    /// True for `model.safetensors`, false for a sharded index; throws when there is neither.
+    private func weightsAreSingleFile() throws -> Bool {
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: single.path) {
+            return true
         } else if fileManager.fileExists(atPath: index.path) {
-            try loadSharded(index: index, into: block)
+            return false
         } else if fileManager.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path) {
             throw CheckpointError.missingFile(
                 path: single.path,
@@ -29,7 +46,7 @@ struct CheckpointLoader {
         }
     }
 
-    private func loadSharded(index: URL, into block: UnsafeMutablePointer<Float>) throws {
+    private func loadSharded(_ layout: T5ParameterLayout, into block: UnsafeMutablePointer<Float>) throws {
         let weightMap = try readWeightMap(index)
         var byShard: [String: [T5ParameterLayout.Tensor]] = [:]
         for tensor in layout.tensors {

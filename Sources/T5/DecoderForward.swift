@@ -71,11 +71,11 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
 }
 
 /// logits[j] = hidden · lmHead[vocabIDs[j]]: only the rows that are read, never the full vocabulary.
-/// Tied embeddings scale the hidden state by d_model^-0.5 first, as `transformers` does.
+/// The hidden state is scaled by d_model^-0.5 first when the config says so (`T5Config.scaleDecoderOutputs`).
 func lm_head_forward(hidden: UnsafePointer<Float>, vocabIDs: [Int32], weights w: T5Weights) -> [Float] {
     let c = w.config
     let d = c.dModel
-    let scale: Float = c.tieWordEmbeddings ? Float(pow(Double(d), -0.5)) : 1
+    let scale: Float = c.scaleDecoderOutputs ? Float(pow(Double(d), -0.5)) : 1
     let head = w[w.layout.lmHead]
     return vocabIDs.map { id in
         let row = head + Int(id) * d

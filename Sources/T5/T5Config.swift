@@ -8,6 +8,24 @@ public struct T5Config: Equatable, Sendable {
         case relu = "relu"
     }
 
+    /// Which table projects the final decoder state onto the vocabulary.
+    public enum OutputProjection: String, Equatable, Sendable {
+        /// The input embedding table, `shared.weight` (tied embeddings).
+        case sharedEmbedding = "shared.weight"
+        /// A separate `lm_head.weight` stored in the checkpoint.
+        case lmHead = "lm_head.weight"
+    }
+
+    /// Where `scaleDecoderOutputs` came from: the two generations of `transformers` say it differently.
+    public enum ScaleRule: String, Equatable, Sendable {
+        /// `scale_decoder_outputs` in config.json (written by transformers 5).
+        case scaleDecoderOutputsKey = "scale_decoder_outputs (transformers 5)"
+        /// No such key: scaled iff `tie_word_embeddings`, default true (transformers 4).
+        case tieWordEmbeddingsKey = "tie_word_embeddings (transformers 4)"
+        /// Set by the caller, not read from a file.
+        case explicit = "set explicitly"
+    }
+
     public var vocabSize: Int
     public var dModel: Int
     public var dKV: Int
@@ -19,14 +37,17 @@ public struct T5Config: Equatable, Sendable {
     public var relativeAttentionMaxDistance: Int
     public var layerNormEpsilon: Float
     public var feedForward: FeedForward
-    public var tieWordEmbeddings: Bool
+    public var outputProjection: OutputProjection
+    /// Multiply the final decoder state by d_model^-0.5 before projecting (original T5 did, T5 v1.1 does not).
+    public var scaleDecoderOutputs: Bool
+    public var scaleRule: ScaleRule
     public var decoderStartTokenID: Int32
 
     public init(vocabSize: Int, dModel: Int, dKV: Int, dFF: Int, numHeads: Int, numLayers: Int,
                 numDecoderLayers: Int? = nil, relativeAttentionNumBuckets: Int = 32,
                 relativeAttentionMaxDistance: Int = 128, layerNormEpsilon: Float = 1e-6,
-                feedForward: FeedForward = .gatedGelu, tieWordEmbeddings: Bool = false,
-                decoderStartTokenID: Int32 = 0) {
+                feedForward: FeedForward = .gatedGelu, outputProjection: OutputProjection = .lmHead,
+                scaleDecoderOutputs: Bool = false, scaleRule: ScaleRule = .explicit, decoderStartTokenID: Int32 = 0) {
         self.vocabSize = vocabSize
         self.dModel = dModel
         self.dKV = dKV
@@ -38,16 +59,28 @@ public struct T5Config: Equatable, Sendable {
         self.relativeAttentionMaxDistance = relativeAttentionMaxDistance
         self.layerNormEpsilon = layerNormEpsilon
         self.feedForward = feedForward
-        self.tieWordEmbeddings = tieWordEmbeddings
+        self.outputProjection = outputProjection
+        self.scaleDecoderOutputs = scaleDecoderOutputs
+        self.scaleRule = scaleRule
         self.decoderStartTokenID = decoderStartTokenID
     }
 
     /// Width of the attention projections; need not equal `dModel`.
     public var innerDim: Int { numHeads * dKV }
 
-    /// Reads and validates `config.json`. Missing keys take the defaults of `transformers.T5Config`
-    /// (note `tie_word_embeddings` defaults to true there; FLAN-T5 configs set it false).
-    public static func load(from url: URL) throws -> T5Config {
+    /// How the logits are formed, in words, for logs and `/info`.
+    public var outputRule: String {
+        let scale = scaleDecoderOutputs ? "scaled by d_model^-0.5" : "not scaled"
+        return "logits = \(outputProjection.rawValue) x final decoder state, \(scale) (by \(scaleRule.rawValue))"
+    }
+
+    /// Reads and validates `config.json`. Missing keys take the defaults of `transformers.T5Config`.
+    /// The output follows the rule of the transformers generation that wrote the file: the decoder state is
+    /// scaled when `scale_decoder_outputs` is true (5.x) or, without that key, when `tie_word_embeddings`
+    /// is (4.x, default true); the projection is `lm_head.weight` when the checkpoint stores it
+    /// (`storesLMHead`, asked once config.json has parsed), else `shared.weight`, whatever
+    /// `tie_word_embeddings` says.
+    public static func load(from url: URL, storesLMHead: () throws -> Bool) throws -> T5Config {
         let path = url.path
         let data: Data
         do {
@@ -81,7 +114,10 @@ public struct T5Config: Equatable, Sendable {
             relativeAttentionNumBuckets: raw.relative_attention_num_buckets ?? 32,
             relativeAttentionMaxDistance: raw.relative_attention_max_distance ?? 128,
             layerNormEpsilon: Float(raw.layer_norm_epsilon ?? 1e-6), feedForward: feedForward,
-            tieWordEmbeddings: raw.tie_word_embeddings ?? true, decoderStartTokenID: decoderStartTokenID)
+            outputProjection: try storesLMHead() ? .lmHead : .sharedEmbedding,
+            scaleDecoderOutputs: raw.scale_decoder_outputs ?? raw.tie_word_embeddings ?? true,
+            scaleRule: raw.scale_decoder_outputs != nil ? .scaleDecoderOutputsKey : .tieWordEmbeddingsKey,
+            decoderStartTokenID: decoderStartTokenID)
         try config.validate(path: path)
         return config
     }
@@ -130,6 +166,7 @@ private struct RawT5Config: Decodable {
     var layer_norm_epsilon: Double?
     var feed_forward_proj: String?
     var tie_word_embeddings: Bool?
+    var scale_decoder_outputs: Bool?
     var decoder_start_token_id: Int?
     var pad_token_id: Int?
 }

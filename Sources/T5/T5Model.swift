@@ -25,9 +25,12 @@ public final class T5Model: @unchecked Sendable {
 
     /// Loads `config.json` and `model.safetensors` (or the sharded index and its shards) from `directory`.
     public convenience init(directory: URL) throws {
-        let config = try T5Config.load(from: directory.appendingPathComponent("config.json"))
+        let loader = CheckpointLoader(directory: directory)
+        let config = try T5Config.load(from: directory.appendingPathComponent("config.json")) {
+            try loader.storedTensorNames().contains("lm_head.weight")
+        }
         try self.init(config: config) { layout, block in
-            try CheckpointLoader(directory: directory, layout: layout).load(into: block)
+            try loader.load(layout, into: block)
         }
     }
 

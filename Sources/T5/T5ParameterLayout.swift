@@ -41,8 +41,8 @@ struct T5ParameterLayout {
 
     private(set) var tensors: [Tensor] = []
     private(set) var parameterCount = 0
-    let shared: Int  // [vocab, d_model]; also the tied lm_head
-    let lmHead: Int  // [vocab, d_model]
+    let shared: Int  // [vocab, d_model]
+    let lmHead: Int  // [vocab, d_model]; equals `shared` when that table is the output projection
     let encoderPositionBias: Int  // [buckets, heads]
     let encoderLayers: [EncoderLayerOffsets]
     let encoderFinalNorm: Int
@@ -77,7 +77,7 @@ struct T5ParameterLayout {
         let positionBiasShape = [c.relativeAttentionNumBuckets, c.numHeads]
 
         shared = add("shared.weight", [c.vocabSize, c.dModel])
-        lmHead = c.tieWordEmbeddings ? shared : add("lm_head.weight", [c.vocabSize, c.dModel])
+        lmHead = c.outputProjection == .sharedEmbedding ? shared : add("lm_head.weight", [c.vocabSize, c.dModel])
 
         var encoderPositionBias = 0
         var encoderLayers: [EncoderLayerOffsets] = []

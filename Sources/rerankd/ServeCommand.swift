@@ -100,7 +100,8 @@ struct Rerankd: ParsableCommand {
                                           maxInputTokens: maxInputTokens)
         logger.info("model loaded", metadata: [
             "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
-            "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)"])
+            "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)",
+            "output": "\(loaded.scorer.model.config.outputRule)"])
         let rerank = RerankService(model: loaded, configuration: service, logger: logger)
 
         let router = RerankRouter(

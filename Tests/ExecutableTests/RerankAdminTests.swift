@@ -1,4 +1,5 @@
 import Foundation
+import ParityFixtures
 import XCTest
 
 /// `rerank-admin score` and `tokenize` as a user runs them, against reference outputs.
@@ -28,19 +29,27 @@ final class RerankAdminTests: XCTestCase {
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
     }
 
-    func testScoreMatchesTransformersForEveryTemplate() throws {
-        for expected in try lines("Tests/Fixtures/ranking/expected_scores.jsonl") {
-            let template = expected["template"] as! String
-            let input = try JSONSerialization.data(withJSONObject: [
-                "query": expected["query"]!, "documents": expected["documents"]!])
-            let result = try run(["score", "--model", "Models/demo", "--template", template, "--input", "-"],
-                                 input: String(decoding: input, as: UTF8.self) + "\n")
-            XCTAssertEqual(result.status, 0, result.stderr)
-            let output = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
-            let scores = output["scores"] as! [Double], reference = expected["scores"] as! [Double]
-            XCTAssertEqual(scores.count, reference.count)
-            for (score, want) in zip(scores, reference) {
-                XCTAssertEqual(score, want, accuracy: 1e-4 * max(1, abs(want)), template)
+    /// Checkpoints written by transformers 4.46 and 5.23, every template, against transformers' scores.
+    func testScoreMatchesTransformersForEveryTemplateAndCheckpoint() throws {
+        for checkpoint in try ParityFixtures.checkpoints() {
+            for template in Set(checkpoint.examples.map(\.template)).sorted() {
+                let examples = checkpoint.examples.filter { $0.template == template }
+                let input = try examples.map {
+                    String(decoding: try JSONSerialization.data(withJSONObject: [
+                        "query": $0.query, "documents": $0.documents]), as: UTF8.self)
+                }.joined(separator: "\n")
+                let result = try run(["score", "--model", checkpoint.directory.path, "--template", template,
+                                      "--input", "-"], input: input + "\n")
+                XCTAssertEqual(result.status, 0, result.stderr)
+                XCTAssertTrue(result.stderr.contains("logits = "), result.stderr)
+                let outputs = result.stdout.split(separator: "\n")
+                XCTAssertEqual(outputs.count, examples.count, result.stdout)
+                for (line, expected) in zip(outputs, examples) {
+                    let output = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                    let scores = try XCTUnwrap(output["scores"] as? [Double])
+                    XCTAssertEqual(ScoreComparison.mismatches(scores, expected.scores), [],
+                                   "\(checkpoint.name), \(template), \(expected.query)")
+                }
             }
         }
     }

@@ -20,11 +20,11 @@ final class LiveServer {
     let server: HTTPServer
     var port: Int { server.boundPort }
 
-    init(template: PromptTemplate = .instructDistill, apiKey: String? = nil, adminToken: String? = nil,
-         configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+    init(model directory: String = demo, template: PromptTemplate = .instructDistill, apiKey: String? = nil,
+         adminToken: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
         var configuration = ServiceConfiguration()
         configure(&configuration)
-        let model = try ModelLoader.load(directory: Self.demo, template: template,
+        let model = try ModelLoader.load(directory: directory, template: template,
                                          maxInputTokens: configuration.maxInputTokens)
         var logger = Logger(label: "test")
         logger.logLevel = .warning

@@ -1,4 +1,5 @@
 import Foundation
+import ParityFixtures
 import Ranking
 import XCTest
 @testable import RerankAPI
@@ -7,13 +8,16 @@ final class RerankRoutesTests: XCTestCase {
     static let server = Result { try LiveServer() }
     var server: LiveServer { get throws { try Self.server.get() } }
 
-    let query = "how do rainbows form"
-    let documents = ["Sunlight refracts in droplets and makes a rainbow.", "Stocks closed higher.", "Rain and sun."]
+    /// The demo model's instructdistill scores as transformers computed them: the independent side of each
+    /// comparison (Tests/Fixtures/ranking/expected_scores.jsonl).
+    static let example = Result {
+        try ParityFixtures.checkpoints()[0].examples.first { $0.template == "instructdistill" && $0.scores.count == 3 }!
+    }
+    var query: String { (try? Self.example.get().query) ?? "" }
+    var documents: [String] { (try? Self.example.get().documents) ?? [] }
 
-    /// Probabilities straight from the scorer, the independent side of each comparison.
     func expectedProbabilities(template: PromptTemplate = .instructDistill) throws -> [Float] {
-        let scorer = try server.service.model.scorer
-        return try scorer.rawScores(query: query, documents: documents).map(template.rule.probability(rawScore:))
+        try Self.example.get().scores.map { template.rule.probability(rawScore: Float($0)) }
     }
 
     func body(_ object: [String: Any]) -> String {
@@ -28,7 +32,7 @@ final class RerankRoutesTests: XCTestCase {
         XCTAssertEqual(results.map { $0["index"] as! Int }, rankedIndices(expected, topN: nil))
         for result in results {
             let index = result["index"] as! Int
-            XCTAssertEqual((result["score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-6)
+            XCTAssertEqual((result["score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-4)
             XCTAssertEqual(result["text"] as? String, documents[index])
         }
         for header in ["x-total-time", "x-queue-time", "x-inference-time", "x-truncated-documents"] {
@@ -36,10 +40,10 @@ final class RerankRoutesTests: XCTestCase {
         }
         let raw = try server.post("/rerank", json: body(["query": query, "texts": documents, "raw_scores": true]))
         let rawResults = try XCTUnwrap(raw.json as? [[String: Any]])
-        let scorer = try server.service.model.scorer
-        let rawExpected = try scorer.rawScores(query: query, documents: documents)
+        let rawExpected = try Self.example.get().scores
         for result in rawResults {
-            XCTAssertEqual((result["score"] as! NSNumber).floatValue, rawExpected[result["index"] as! Int], accuracy: 1e-5)
+            let want = rawExpected[result["index"] as! Int]
+            XCTAssertEqual((result["score"] as! NSNumber).doubleValue, want, accuracy: 1e-4 * max(1, abs(want)))
             XCTAssertNil(result["text"])
         }
     }
@@ -56,7 +60,7 @@ final class RerankRoutesTests: XCTestCase {
         XCTAssertEqual(results.map { $0["index"] as! Int }, rankedIndices(expected, topN: 2))
         for result in results {
             let index = result["index"] as! Int
-            XCTAssertEqual((result["relevance_score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-6)
+            XCTAssertEqual((result["relevance_score"] as! NSNumber).floatValue, expected[index], accuracy: 1e-4)
             let document = try XCTUnwrap(result["document"] as? [String: Any])
             XCTAssertEqual(document["text"] as? String, documents[index])
             if index == 1 { XCTAssertEqual(document["id"] as? Int, 7) }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import ParityFixtures
 import Ranking
 import XCTest
 @testable import RerankService
@@ -30,22 +31,32 @@ final class RerankServiceTests: XCTestCase {
 
     let documents = (0..<40).map { "document \($0) " + String(repeating: "about rainbows and light ", count: $0 % 7) }
 
+    /// Concurrent requests of different sizes, batched together in several ways: the fixture queries keep
+    /// transformers' scores (Tests/Fixtures/ranking) and the others their scores alone, to float rounding.
     func testScoresDoNotDependOnBatchComposition() throws {
         let scorer = try Self.model.get().scorer
+        let demo = try XCTUnwrap(ParityFixtures.checkpoints().first { $0.directory.path.hasSuffix("Models/demo") })
+        let examples = demo.examples.filter { $0.template == "monot5" }
+        XCTAssertEqual(examples.count, 3)
         let alone = try documents.map { try scorer.rawScores(query: "rainbows", documents: [$0])[0] }
+        XCTAssertGreaterThan(Set(alone).count, 30, "the demo model should tell these documents apart")
+        let inputs = (0..<4).map { RerankInput(query: "rainbows", documents: Array(documents[($0 * 10)..<($0 * 10 + 10)])) }
+            + examples.map { RerankInput(query: $0.query, documents: $0.documents) }
         for (tokens, pairs) in [(1, 1), (200, 3), (8192, 64)] {
             let service = try makeService { $0.maxBatchTokens = tokens; $0.maxBatchPairs = pairs }
-            // Concurrent requests of different sizes so batches mix them.
-            var outputs = [Result<RerankOutput, RerankError>?](repeating: nil, count: 4)
+            var outputs = [Result<RerankOutput, RerankError>?](repeating: nil, count: inputs.count)
             let lock = NSLock()
-            DispatchQueue.concurrentPerform(iterations: 4) { part in
-                let slice = Array(documents[(part * 10)..<(part * 10 + 10)])
-                let output = try? rerank(service, RerankInput(query: "rainbows", documents: slice))
+            DispatchQueue.concurrentPerform(iterations: inputs.count) { part in
+                let output = try? rerank(service, inputs[part])
                 lock.lock(); outputs[part] = output; lock.unlock()
             }
-            let scores = try outputs.flatMap { try XCTUnwrap($0).get().rawScores }
-            for (score, reference) in zip(scores, alone) {
-                XCTAssertEqual(score, reference, accuracy: 1e-6, "max-batch-tokens \(tokens)")
+            let scores = try outputs.map { try XCTUnwrap($0).get().rawScores }
+            for (score, reference) in zip(scores[..<4].joined(), alone) {
+                XCTAssertEqual(score, reference, accuracy: 1e-5, "max-batch-tokens \(tokens)")
+            }
+            for (output, expected) in zip(scores[4...], examples) {
+                XCTAssertEqual(ScoreComparison.mismatches(output.map(Double.init), expected.scores), [],
+                               "max-batch-tokens \(tokens), \(expected.query)")
             }
         }
     }

@@ -20,7 +20,7 @@ final class CheckpointErrorTests: XCTestCase {
     private var modelPath: String { directory.appendingPathComponent("model.safetensors").path }
 
     private func tinyTensors() throws -> [(name: String, shape: [Int])] {
-        T5ParameterLayout(config: try T5Config.load(from: tinyConfig)).tensors.map { ($0.name, $0.shape) }
+        T5ParameterLayout(config: try T5Config.load(from: tinyConfig) { true }).tensors.map { ($0.name, $0.shape) }
     }
 
     private func writeModel(_ data: Data, name: String = "model.safetensors") throws {
@@ -145,8 +145,8 @@ final class CheckpointErrorTests: XCTestCase {
         let index = "{\"weight_map\": {\"shared.weight\": \"model-00009.safetensors\"}}"
         try writeModel(Data(index.utf8), name: "model.safetensors.index.json")
         let indexPath = directory.appendingPathComponent("model.safetensors.index.json").path
-        // The first layout tensor with no shard listed is reported against the index.
-        assertLoadFails(.missingTensor(path: indexPath, tensor: "lm_head.weight"))
+        // No lm_head listed, so shared.weight projects; the first layout tensor with no shard is reported.
+        assertLoadFails(.missingTensor(path: indexPath, tensor: "encoder.block.0.layer.0.layer_norm.weight"))
     }
 
     func testShardFileMissing() throws {

@@ -2,15 +2,24 @@ import Foundation
 import XCTest
 @testable import T5
 
-/// Committed tiny random checkpoints (odd shapes, every dtype, sharded, relu, tied) against transformers.
+/// Committed tiny random checkpoints (odd shapes, every dtype, sharded, relu, tied) against transformers;
+/// `tiny_*` written and scored by transformers 4.46, `v5_*` by transformers 5.23.
 final class CheckpointParityTests: XCTestCase {
-    private func checkParity(_ name: String) throws {
+    @discardableResult
+    private func checkParity(_ name: String) throws -> T5Model {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent(name))
         let expected = try Fixtures.expected("\(name)/expected.json")
         for testCase in expected.cases {
             let logits = model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
             assertLogitsClose(logits, testCase.logits, "\(name) prefix \(testCase.prefix)")
         }
+        return model
+    }
+
+    private func checkParity(_ name: String, projection: T5Config.OutputProjection, scaled: Bool) throws {
+        let config = try checkParity(name).config
+        XCTAssertEqual(config.outputProjection, projection, name)
+        XCTAssertEqual(config.scaleDecoderOutputs, scaled, name)
     }
 
     func testF32() throws { try checkParity("tiny_f32") }
@@ -18,14 +27,30 @@ final class CheckpointParityTests: XCTestCase {
     func testBF16() throws { try checkParity("tiny_bf16") }
     func testSharded() throws { try checkParity("tiny_sharded") }
     func testReluVariant() throws { try checkParity("tiny_relu") }
-    func testTiedEmbeddings() throws { try checkParity("tiny_tied") }
+    func testTiedEmbeddings() throws { try checkParity("tiny_tied", projection: .sharedEmbedding, scaled: true) }
+    func testUntiedEmbeddings() throws { try checkParity("tiny_f32", projection: .lmHead, scaled: false) }
+
+    // transformers 5 writes "tie_word_embeddings": true in every T5 config; see make_transformers5_fixtures.py.
+    func testTransformers5FreshUntied() throws {
+        try checkParity("v5_fresh_untied", projection: .sharedEmbedding, scaled: false)
+    }
+    func testTransformers5FreshTied() throws {
+        try checkParity("v5_fresh_tied", projection: .sharedEmbedding, scaled: true)
+    }
+    func testTransformers5ResavedUntied() throws {
+        try checkParity("v5_resaved_untied", projection: .lmHead, scaled: false)
+    }
+    func testTransformers5ResavedTied() throws {
+        try checkParity("v5_resaved_tied", projection: .sharedEmbedding, scaled: true)
+    }
 
     func testConfigOfTinyCheckpoint() throws {
-        let config = try T5Config.load(from: Fixtures.directory.appendingPathComponent("tiny_f32/config.json"))
+        let config = try T5Config.load(from: Fixtures.directory.appendingPathComponent("tiny_f32/config.json")) { true }
         XCTAssertEqual(config, T5Config(
             vocabSize: 120, dModel: 24, dKV: 10, dFF: 40, numHeads: 3, numLayers: 3, numDecoderLayers: 2,
             relativeAttentionNumBuckets: 12, relativeAttentionMaxDistance: 20, layerNormEpsilon: 1e-6,
-            feedForward: .gatedGelu, tieWordEmbeddings: false, decoderStartTokenID: 0))
+            feedForward: .gatedGelu, outputProjection: .lmHead, scaleDecoderOutputs: false,
+            scaleRule: .tieWordEmbeddingsKey, decoderStartTokenID: 0))
     }
 
     /// A sequence's logits must not depend on what else is in its batch or pack, nor on the threading mode.

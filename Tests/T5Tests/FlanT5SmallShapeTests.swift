@@ -8,7 +8,7 @@ final class FlanT5SmallShapeTests: XCTestCase {
     func testParityWithTransformers() throws {
         let expected = try Fixtures.expected("flan_t5_small_prng.json")
         let config = T5Config(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 1024, numHeads: 6, numLayers: 8,
-                              feedForward: .gatedGelu, tieWordEmbeddings: false)
+                              feedForward: .gatedGelu, outputProjection: .lmHead)
         let weights = PRNGWeights(seed: try XCTUnwrap(expected.seed), dModel: config.dModel)
         let model = try T5Model(config: config) { name, _, destination in
             weights.fill(name: name, destination: destination)
