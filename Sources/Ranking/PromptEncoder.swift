@@ -1,24 +1,41 @@
 import SentencePiece
 
+/// A limit that can cut a passage, named as the setting that imposes it.
+public enum PassageLimit: String, CaseIterable, Sendable {
+    /// The template's word cut (`max_passage_words`, e.g. 200 for instructdistill).
+    case passageWords = "max_passage_words"
+    /// The caller's per-document token cap (Cohere v2's `max_tokens_per_doc`).
+    case tokensPerDocument = "max_tokens_per_doc"
+    /// The token budget of the whole prompt (`--max-input-tokens`).
+    case inputTokens = "max_input_tokens"
+}
+
 /// Token ids for one (query, passage) prompt.
 public struct EncodedPrompt: Equatable, Sendable {
     public let ids: [Int32]
-    /// True when the passage was cut to fit the token budget.
-    public let truncated: Bool
+    /// The limits that cut the passage, in the order they applied; empty when it is whole.
+    public let cutBy: [PassageLimit]
+    public var truncated: Bool { !cutBy.isEmpty }
 }
 
 public enum PromptEncodingError: Error, CustomStringConvertible, Equatable {
     /// The prompt exceeds the budget even with an empty passage: the query itself is too long.
     case queryTooLong(tokens: Int, limit: Int)
-    /// The passage had to be cut and the caller asked for no truncation.
+    /// The passage had to be cut to fit the token budget and the caller asked for no truncation.
     case passageTooLong(tokens: Int, limit: Int)
+    /// The passage has more words than the template keeps and the caller asked for no truncation.
+    case passageOverWordLimit(limit: Int, template: String)
 
     public var description: String {
         switch self {
         case let .queryTooLong(tokens, limit):
             return "the query alone needs \(tokens) tokens with the template, over the limit of \(limit)"
         case let .passageTooLong(tokens, limit):
-            return "the prompt needs \(tokens) tokens, over the limit of \(limit), and truncation is off"
+            return "the prompt needs \(tokens) tokens, over the limit of \(limit) (max_input_tokens), "
+                + "and truncation is off"
+        case let .passageOverWordLimit(limit, template):
+            return "it has more than \(limit) words, the most template '\(template)' keeps (max_passage_words), "
+                + "and truncation is off"
         }
     }
 }
@@ -37,23 +54,32 @@ public struct PromptEncoder: Sendable {
     }
 
     /// - Parameters:
-    ///   - truncate: cut the passage to fit `maxInputTokens` (true) or throw `passageTooLong` (false).
-    ///   - maxPassageTokens: an extra cap on the passage's own tokens; a longer passage is cut to it.
+    ///   - truncate: cut the passage to the template's word limit and to fit `maxInputTokens` (true), or
+    ///     throw `passageOverWordLimit` / `passageTooLong` where a cut would be needed (false).
+    ///   - maxPassageTokens: an extra cap on the passage's own tokens that the caller asked for; a longer
+    ///     passage is cut to it whatever `truncate` says.
     public func encode(query: String, passage: String, truncate: Bool = true, maxPassageTokens: Int? = nil) throws
         -> EncodedPrompt
     {
-        var passage = template.preparePassage(passage)
-        var capped = false
+        var cutBy: [PassageLimit] = []
+        let prepared = template.preparePassage(passage)
+        var passage = prepared.text
+        if prepared.cut {
+            guard truncate else {
+                throw PromptEncodingError.passageOverWordLimit(limit: template.maxPassageWords ?? 0, template: template.name)
+            }
+            cutBy.append(.passageWords)
+        }
         if let cap = maxPassageTokens, tokenizer.encode(passage, appendEOS: false).count > cap {
             let characters = Array(passage)
             let kept = Self.largest(in: 0..<characters.count) {
                 tokenizer.encode(String(characters[..<$0]), appendEOS: false).count <= cap
             } ?? 0
             passage = String(characters[..<kept])
-            capped = true
+            cutBy.append(.tokensPerDocument)
         }
         let full = tokenizer.encode(template.render(query: query, passage: passage))
-        if full.count <= maxInputTokens { return EncodedPrompt(ids: full, truncated: capped) }
+        if full.count <= maxInputTokens { return EncodedPrompt(ids: full, cutBy: cutBy) }
         guard truncate else { throw PromptEncodingError.passageTooLong(tokens: full.count, limit: maxInputTokens) }
 
         let empty = tokenizer.encode(template.render(query: query, passage: ""))
@@ -79,7 +105,7 @@ public struct PromptEncoder: Sendable {
             _ = Self.largest(in: (fitted + 1)..<nextEnd) { fits($0) }
         }
         // Successful probes only ever grow, so `best` holds the ids of the longest cut that fits.
-        return EncodedPrompt(ids: best, truncated: true)
+        return EncodedPrompt(ids: best, cutBy: cutBy + [.inputTokens])
     }
 
     /// Character offsets just past each word, skipping leading whitespace of the passage.

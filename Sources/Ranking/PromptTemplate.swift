@@ -80,9 +80,10 @@ public struct PromptTemplate: Equatable, Sendable {
         return out
     }
 
-    /// The passage as the template sees it: cut to `maxPassageWords` words when set.
-    public func preparePassage(_ passage: String) -> String {
-        guard let limit = maxPassageWords else { return passage }
+    /// The passage as the template sees it: cut to `maxPassageWords` words when set (whitespace is then
+    /// normalised too, as the reference code does). `cut` is true only when words were dropped.
+    public func preparePassage(_ passage: String) -> (text: String, cut: Bool) {
+        guard let limit = maxPassageWords else { return (passage, false) }
         return firstWords(of: passage, limit: limit)
     }
 
@@ -121,8 +122,9 @@ public struct PromptTemplate: Equatable, Sendable {
 }
 
 /// The first `limit` whitespace-separated words of `text`, joined by single spaces: Python's
-/// `" ".join(text.split()[:limit])`, as the reference code cuts passages (same whitespace set).
-func firstWords(of text: String, limit: Int) -> String {
+/// `" ".join(text.split()[:limit])`, as the reference code cuts passages (same whitespace set);
+/// `cut` says whether a further word was dropped. Stops reading at the first dropped word.
+func firstWords(of text: String, limit: Int) -> (text: String, cut: Bool) {
     func isSpace(_ scalar: Unicode.Scalar) -> Bool {
         scalar.properties.isWhitespace || (0x1C...0x1F).contains(scalar.value)
     }
@@ -139,7 +141,8 @@ func firstWords(of text: String, limit: Int) -> String {
         index = scalars.index(after: index)
     }
     if let s = start { words.append(scalars[s..<index]) }
-    return words.map { String($0) }.joined(separator: " ")
+    while index < scalars.endIndex, isSpace(scalars[index]) { index = scalars.index(after: index) }
+    return (words.map { String($0) }.joined(separator: " "), index < scalars.endIndex)
 }
 
 public enum TemplateError: Error, CustomStringConvertible, Equatable {

@@ -142,7 +142,11 @@ public final class RerankRouter: @unchecked Sendable {
             ("x-compute-time", ms(output.tokenizationSeconds + output.inferenceSeconds)),
             ("x-total-time", ms(exchange.elapsedSeconds)),
             ("x-truncated-documents", String(output.truncatedDocuments)),
+            // Which limits cut how many documents, e.g. "max_passage_words=1, max_input_tokens=1".
+            ("x-truncated-by", PassageLimit.allCases.compactMap { limit in
+                output.truncatedBy[limit].map { "\(limit.rawValue)=\($0)" }
+            }.joined(separator: ", ")),
             ("x-prompt-tokens", String(output.promptTokens)),
-        ]
+        ].filter { !$0.1.isEmpty }
     }
 }

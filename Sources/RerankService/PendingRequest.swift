@@ -8,6 +8,7 @@ final class PendingRequest {
     let enqueuedAt: UInt64
     let tokenizationSeconds: Double
     let truncatedDocuments: Int
+    let truncatedBy: [PassageLimit: Int]
     let promptTokens: Int
     let completion: (Result<RerankOutput, RerankError>) -> Void
     var scores: [Float]
@@ -19,13 +20,14 @@ final class PendingRequest {
     var finished = false
 
     init(model: ActiveModel, documents: Int, deadline: UInt64?, enqueuedAt: UInt64, tokenizationSeconds: Double,
-         truncatedDocuments: Int, promptTokens: Int,
+         truncatedDocuments: Int, truncatedBy: [PassageLimit: Int], promptTokens: Int,
          completion: @escaping (Result<RerankOutput, RerankError>) -> Void) {
         self.model = model
         self.deadline = deadline
         self.enqueuedAt = enqueuedAt
         self.tokenizationSeconds = tokenizationSeconds
         self.truncatedDocuments = truncatedDocuments
+        self.truncatedBy = truncatedBy
         self.promptTokens = promptTokens
         self.completion = completion
         self.scores = [Float](repeating: 0, count: documents)
@@ -44,7 +46,7 @@ final class PendingRequest {
         let queued = (firstBatchAt ?? enqueuedAt) - enqueuedAt
         return RerankOutput(
             rawScores: scores, probabilities: scores.map(rule.probability(rawScore:)),
-            truncatedDocuments: truncatedDocuments, promptTokens: promptTokens,
+            truncatedDocuments: truncatedDocuments, truncatedBy: truncatedBy, promptTokens: promptTokens,
             tokenizationSeconds: tokenizationSeconds, queueSeconds: Double(queued) / 1e9,
             inferenceSeconds: Double(inferenceNanoseconds) / 1e9, template: model.scorer.template.name)
     }

@@ -1,8 +1,11 @@
+import Ranking
+
 /// One rerank request as the service sees it: a query and its documents, already validated for shape.
 public struct RerankInput: Sendable {
     public var query: String
     public var documents: [String]
-    /// Cut over-long documents to the token budget (true) or refuse the request (false).
+    /// Cut over-long documents to the template's word limit and the token budget (true), or refuse the
+    /// request where a cut would be needed (false).
     public var truncate: Bool
     /// An extra per-document token cap (Cohere v2's `max_tokens_per_doc`), nil for none.
     public var maxTokensPerDocument: Int?
@@ -21,8 +24,10 @@ public struct RerankOutput: Sendable {
     public var rawScores: [Float]
     /// Scores mapped to [0, 1] by the template's rule.
     public var probabilities: [Float]
-    /// Documents that were cut to fit the token budget.
+    /// Documents that were cut, by any limit.
     public var truncatedDocuments: Int
+    /// How many documents each limit cut (a document cut by two limits counts under both).
+    public var truncatedBy: [PassageLimit: Int]
     /// Prompt tokens the request cost.
     public var promptTokens: Int
     public var tokenizationSeconds: Double

@@ -166,24 +166,27 @@ public final class RerankService: @unchecked Sendable {
         var prompts: [[Int32]] = []
         prompts.reserveCapacity(input.documents.count)
         var truncated = 0
+        var truncatedBy: [PassageLimit: Int] = [:]
         for (index, document) in input.documents.enumerated() {
             do {
                 let prompt = try model.scorer.encoder.encode(
                     query: input.query, passage: document, truncate: input.truncate,
                     maxPassageTokens: input.maxTokensPerDocument)
                 if prompt.truncated { truncated += 1 }
+                for limit in prompt.cutBy { truncatedBy[limit, default: 0] += 1 }
                 prompts.append(prompt.ids)
             } catch let error as PromptEncodingError {
                 switch error {
                 case .queryTooLong: throw RerankError.validation("query is too long: \(error)")
-                case .passageTooLong: throw RerankError.validation("document \(index) is too long: \(error)")
+                case .passageTooLong, .passageOverWordLimit:
+                    throw RerankError.validation("document \(index) is too long: \(error)")
                 }
             }
         }
         let now = DispatchTime.now().uptimeNanoseconds
         let request = PendingRequest(
             model: model, documents: prompts.count, deadline: deadline, enqueuedAt: now,
-            tokenizationSeconds: Double(now - start) / 1e9, truncatedDocuments: truncated,
+            tokenizationSeconds: Double(now - start) / 1e9, truncatedDocuments: truncated, truncatedBy: truncatedBy,
             promptTokens: prompts.reduce(0) { $0 + $1.count }, completion: completion)
         let pairs = prompts.enumerated().map { PendingPair(request: request, index: $0.offset, ids: $0.element) }
         return (request, pairs)

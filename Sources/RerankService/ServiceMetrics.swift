@@ -48,6 +48,9 @@ final class ServiceMetrics: @unchecked Sendable {
         tokenizationDuration.recordSeconds(output.tokenizationSeconds)
         documents.increment(by: output.rawScores.count)
         if output.truncatedDocuments > 0 { truncated.increment(by: output.truncatedDocuments) }
+        for (limit, count) in output.truncatedBy {
+            Counter(label: "rerank_passage_cuts_total", dimensions: [("limit", limit.rawValue)]).increment(by: count)
+        }
     }
 
     /// `rerank_model_info{name, sha256, template} 1` for the active model; the previous one drops to 0.

@@ -47,6 +47,25 @@ final class PromptEncoderTests: XCTestCase {
         XCTAssertGreaterThan(prompt.ids.count, 40)
     }
 
+    /// Every limit that cut a passage is named, and `truncate: false` refuses a cut by either limit.
+    func testEveryCutIsReportedWithItsLimit() throws {
+        let short = (0..<20).map { "word\($0)" }.joined(separator: " ")
+        let manyWords = String(repeating: "a b ", count: 125)  // 250 one-token words
+        let instruct = try encoder(limit: 512, template: .instructDistill)
+        XCTAssertEqual(try instruct.encode(query: "q", passage: short).cutBy, [])
+        XCTAssertEqual(try instruct.encode(query: "q", passage: manyWords).cutBy, [.passageWords])
+        XCTAssertEqual(try encoder(limit: 100, template: .instructDistill).encode(query: "q", passage: manyWords).cutBy,
+                       [.passageWords, .inputTokens])
+        XCTAssertEqual(try encoder(limit: 100).encode(query: "q", passage: manyWords).cutBy, [.inputTokens])
+        XCTAssertEqual(try instruct.encode(query: "q", passage: short, maxPassageTokens: 5).cutBy, [.tokensPerDocument])
+        XCTAssertThrowsError(try instruct.encode(query: "q", passage: manyWords, truncate: false)) {
+            XCTAssertEqual($0 as? PromptEncodingError, .passageOverWordLimit(limit: 200, template: "instructdistill"))
+            XCTAssertEqual("\($0)", "it has more than 200 words, the most template 'instructdistill' keeps "
+                           + "(max_passage_words), and truncation is off")
+        }
+        XCTAssertNoThrow(try instruct.encode(query: "q", passage: short, truncate: false))
+    }
+
     func testNoTruncationAndOverlongQueryAreErrors() throws {
         let passage = String(repeating: "many words here ", count: 100)
         XCTAssertThrowsError(try encoder(limit: 64).encode(query: "q", passage: passage, truncate: false)) {

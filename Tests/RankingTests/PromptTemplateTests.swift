@@ -44,11 +44,23 @@ final class PromptTemplateTests: XCTestCase {
 
     func testPassageCutMatchesPythonSplitJoin() {
         // Expected values are Python's " ".join(s.split()[:n]).
-        XCTAssertEqual(firstWords(of: "  a\tb\n\nc  d ", limit: 3), "a b c")
-        XCTAssertEqual(firstWords(of: "a\u{1C}b\u{A0}c\u{3000}d", limit: 10), "a b c d")
-        XCTAssertEqual(firstWords(of: "a\u{200B}b", limit: 10), "a\u{200B}b")
-        XCTAssertEqual(firstWords(of: "   ", limit: 5), "")
-        XCTAssertEqual(firstWords(of: "x y", limit: 1), "x")
+        XCTAssertEqual(firstWords(of: "  a\tb\n\nc  d ", limit: 3).text, "a b c")
+        XCTAssertEqual(firstWords(of: "a\u{1C}b\u{A0}c\u{3000}d", limit: 10).text, "a b c d")
+        XCTAssertEqual(firstWords(of: "a\u{200B}b", limit: 10).text, "a\u{200B}b")
+        XCTAssertEqual(firstWords(of: "   ", limit: 5).text, "")
+        XCTAssertEqual(firstWords(of: "x y", limit: 1).text, "x")
+    }
+
+    /// A cut is reported only when a word is dropped, not when whitespace is merely normalised.
+    func testPassageCutSaysWhetherWordsWereDropped() {
+        XCTAssertTrue(firstWords(of: "  a\tb\n\nc  d ", limit: 3).cut)
+        XCTAssertFalse(firstWords(of: "  a\tb\n\nc   ", limit: 3).cut)
+        XCTAssertFalse(firstWords(of: "a b c", limit: 3).cut)
+        XCTAssertFalse(firstWords(of: "   ", limit: 5).cut)
+        XCTAssertTrue(firstWords(of: "x y", limit: 1).cut)
+        XCTAssertFalse(PromptTemplate.monoT5.preparePassage("x y").cut)
+        let thousandWords = (0..<1000).map { "w\($0)" }.joined(separator: " ")
+        XCTAssertEqual(PromptTemplate.instructDistill.preparePassage(thousandWords).cut, true)
     }
 
     func testCustomTemplateFile() throws {

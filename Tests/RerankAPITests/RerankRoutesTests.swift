@@ -111,6 +111,23 @@ final class RerankRoutesTests: XCTestCase {
         XCTAssertEqual(wrongMethod.headers["allow"], "POST")
     }
 
+    /// A megabyte of short words fits the token budget once the template's 200-word cut applies: that cut
+    /// is counted and named, and `"truncate": false` refuses it like the token budget's.
+    func testTemplateWordCutIsCountedAndRefusable() throws {
+        let huge = String(repeating: "a b ", count: 250_000)
+        let cut = try server.post("/rerank", json: body(["query": "q", "texts": ["short", huge]]))
+        XCTAssertEqual(cut.status, 200, cut.text)
+        XCTAssertEqual(cut.headers["x-truncated-documents"], "1")
+        XCTAssertEqual(cut.headers["x-truncated-by"], "max_passage_words=1")
+        let whole = try server.post("/rerank", json: body(["query": "q", "texts": ["short", "  spaced\tout  "]]))
+        XCTAssertEqual(whole.headers["x-truncated-documents"], "0")
+        XCTAssertNil(whole.headers["x-truncated-by"])
+        let refused = try server.post("/v1/rerank", json: body(["query": "q", "documents": ["short", huge],
+                                                                "truncate": false]))
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertTrue(refused.text.contains("document 1 is too long: it has more than 200 words"), refused.text)
+    }
+
     func testTooManyDocumentsAndNoTruncation() throws {
         let many = try server.post("/rerank", json: body(["query": "q", "texts": Array(repeating: "d", count: 1001)]))
         XCTAssertEqual(many.status, 422)
@@ -123,6 +140,7 @@ final class RerankRoutesTests: XCTestCase {
         let cut = try server.post("/rerank", json: body(["query": "q", "texts": ["a", long]]))
         XCTAssertEqual(cut.status, 200)
         XCTAssertEqual(cut.headers["x-truncated-documents"], "1")
+        XCTAssertEqual(cut.headers["x-truncated-by"], "max_passage_words=1, max_input_tokens=1")
     }
 
     func testOperationalRoutes() throws {

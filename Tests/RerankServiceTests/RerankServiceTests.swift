@@ -87,6 +87,7 @@ final class RerankServiceTests: XCTestCase {
         let long = String(repeating: "many many words ", count: 100)
         let output = try rerank(service, RerankInput(query: "q", documents: ["short", long, long])).get()
         XCTAssertEqual(output.truncatedDocuments, 2)
+        XCTAssertEqual(output.truncatedBy, [.inputTokens: 2])
         let refused = try rerank(service, RerankInput(query: "q", documents: ["short", long], truncate: false))
         guard case let .failure(.validation(message)) = refused else { return XCTFail("\(refused)") }
         XCTAssertTrue(message.hasPrefix("document 1 is too long"), message)
