@@ -28,12 +28,14 @@ let package = Package(
         // Linux epoll (part of libc; Swift's Glibc module leaves it out).
         .systemLibrary(name: "CEpoll"),
 
+        // Whole-file reads with size limits and plain-English errors, for every file a checkpoint holds.
+        .target(name: "FileReading"),
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
-        .target(name: "SentencePiece", swiftSettings: optimizedEvenInDebug),
+        .target(name: "SentencePiece", dependencies: ["FileReading"], swiftSettings: optimizedEvenInDebug),
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
-        .target(name: "T5", dependencies: ["COpenBLAS"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "T5", dependencies: ["COpenBLAS", "FileReading"], swiftSettings: optimizedEvenInDebug),
         // Prompt templates, truncation and scoring of (query, document) pairs.
-        .target(name: "Ranking", dependencies: ["SentencePiece", "T5"]),
+        .target(name: "Ranking", dependencies: ["SentencePiece", "T5", "FileReading"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "CNGHTTP2", "CEpoll", .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import FileReading
 import Foundation
 
 extension PromptTemplate {
@@ -38,8 +39,8 @@ extension PromptTemplate {
     /// `"score": {"log_softmax": {"positive": "▁true", "negative": "▁false"}}`.
     public static func load(from url: URL) throws -> PromptTemplate {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw TemplateError.unreadable(path: url.path, reason: error.localizedDescription)
+        do { data = Data(try readRegularFile(url.path, maxBytes: 1 << 20)) } catch {
+            throw TemplateError.unreadable(path: url.path, reason: error.reason)
         }
         let file: TemplateFile
         do { file = try JSONDecoder().decode(TemplateFile.self, from: data) } catch {

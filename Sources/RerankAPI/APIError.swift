@@ -35,6 +35,7 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         case let .unavailable(message): self.init(status: 503, type: "Unhealthy", message: message, retryAfter: 1)
         case .timedOut: self.init(status: 503, type: "Overloaded", message: error.description, retryAfter: 1)
         case .cancelled: self.init(status: 499, type: "Cancelled", message: error.description)
+        case let .backend(message): self = .backend(message)
         }
     }
 }

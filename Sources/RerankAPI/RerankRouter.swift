@@ -123,6 +123,10 @@ public final class RerankRouter: @unchecked Sendable {
                 return exchange.fail(.backend("\(error)"))
             }
         }
+        if let given = directory, given.trimmingCharacters(in: .whitespaces).isEmpty {
+            // An empty path would resolve to the server's working directory.
+            return exchange.fail(.validation("\"model\" must be a checkpoint directory, not an empty string"))
+        }
         service.reload(directory: directory) { [self] result in
             switch result {
             case let .success(model):

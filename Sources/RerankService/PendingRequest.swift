@@ -36,7 +36,7 @@ final class PendingRequest {
 
     /// Why the request should no longer cost compute, if it should not.
     func abandonment(now: UInt64) -> RerankError? {
-        if cancelled { return .cancelled }
+        if cancelled || finished { return .cancelled }
         if let deadline, now >= deadline { return .timedOut }
         return nil
     }

@@ -50,6 +50,8 @@ public enum RerankError: Error, Equatable, CustomStringConvertible {
     case timedOut
     /// The client went away.
     case cancelled
+    /// The model could not score the request (a broken checkpoint); the server keeps running.
+    case backend(String)
 
     public var description: String {
         switch self {
@@ -58,6 +60,7 @@ public enum RerankError: Error, Equatable, CustomStringConvertible {
         case let .unavailable(message): return message
         case .timedOut: return "the request timed out before its documents were scored"
         case .cancelled: return "the request was cancelled"
+        case let .backend(message): return message
         }
     }
 }

@@ -272,7 +272,14 @@ public final class RerankService: @unchecked Sendable {
         let ordered = batch.sorted { $0.ids.count > $1.ids.count }
         let scorer = ordered[0].request.model.scorer
         let start = DispatchTime.now().uptimeNanoseconds
-        let scores = scorer.rawScores(ordered.map(\.ids))
+        let scores: [Float]
+        do {
+            scores = try scorer.rawScores(ordered.map(\.ids))
+        } catch {
+            // Unreachable while the tokenizer is checked against vocab_size at load; never fatal.
+            logger.error("batch refused by the model", metadata: ["error": "\(error)"])
+            return fail(ordered, .backend("the model refused the batch: \(error)"))
+        }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         let tokens = ordered.reduce(0) { $0 + $1.ids.count }
         metrics.batchRan(pairs: ordered.count, tokens: tokens, nanoseconds: elapsed)
@@ -280,8 +287,14 @@ public final class RerankService: @unchecked Sendable {
         var done: [PendingRequest] = []
         lock.lock()
         batchCounter += 1
+        var failed: [(PendingRequest, RerankError)] = []
         for (pair, score) in zip(ordered, scores) {
             let request = pair.request
+            // A NaN or infinity cannot be encoded as JSON and ranks nothing: the model is broken for this input.
+            if !score.isFinite, !request.finished {
+                request.finished = true
+                failed.append((request, .backend("the model produced a non-finite score (\(score)) for document \(pair.index)")))
+            }
             request.scores[pair.index] = score
             request.remaining -= 1
             if request.lastBatch != batchCounter {
@@ -294,10 +307,26 @@ public final class RerankService: @unchecked Sendable {
             }
         }
         lock.unlock()
+        for (request, error) in failed {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            completions.async { request.completion(.failure(error)) }
+        }
         for request in done {
             let output = request.output()
             metrics.requestScored(output)
             completions.async { request.completion(.success(output)) }
         }
+    }
+
+    /// Fails every request with a pair in `batch` (once each); their other pairs are then skipped.
+    private func fail(_ batch: [PendingPair], _ error: RerankError) {
+        var failed: [PendingRequest] = []
+        lock.lock()
+        for pair in batch where !pair.request.finished {
+            pair.request.finished = true
+            failed.append(pair.request)
+        }
+        lock.unlock()
+        for request in failed { completions.async { request.completion(.failure(error)) } }
     }
 }

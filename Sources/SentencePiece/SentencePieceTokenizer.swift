@@ -1,3 +1,4 @@
+import FileReading
 import Foundation
 
 /// Text to token ids with a SentencePiece unigram model, read from sentencepiece's
@@ -80,11 +81,14 @@ public struct SentencePieceTokenizer: Sendable {
         unkID = model.unkID
     }
 
+    /// Tokenizer files above this are not tokenizers (the largest real ones, e.g. mT5's, are ~20 MB).
+    static let maxFileBytes = 256 << 20
+
     private static func read(_ url: URL) throws -> [UInt8] {
         do {
-            return Array(try Data(contentsOf: url))
+            return try readRegularFile(url.path, maxBytes: maxFileBytes)
         } catch {
-            throw TokenizerError.unreadable(path: url.path, reason: error.localizedDescription)
+            throw TokenizerError.unreadable(path: url.path, reason: error.reason)
         }
     }
 

@@ -6,6 +6,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case wrongShape(path: String, tensor: String, expected: [Int], found: [Int])
     case unsupportedDType(path: String, tensor: String, dtype: String)
     case invalidConfig(path: String, reason: String)
+    case nonFiniteWeight(path: String, tensor: String, index: Int)
+    case tooLarge(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .unsupportedDType(path, tensor, dtype):
             return "\(path): tensor '\(tensor)' has unsupported dtype \(dtype) (F32, F16, BF16 are supported)"
         case let .invalidConfig(path, reason): return "\(path): invalid config: \(reason)"
+        case let .nonFiniteWeight(path, tensor, index):
+            return "\(path): tensor '\(tensor)' holds a NaN or infinite value at element \(index)"
+        case let .tooLarge(path, reason): return "\(path): too large: \(reason)"
         }
     }
 }

@@ -1,13 +1,20 @@
+import FileReading
 import Foundation
 
 /// Fills a parameter block from a Hugging Face checkpoint directory: `model.safetensors`, or
-/// `model.safetensors.index.json` plus its shards. Shards are mapped one at a time and unmapped once copied,
-/// so resident memory stays close to the fp32 block itself.
+/// `model.safetensors.index.json` plus its shards. Every tensor's presence and shape is checked against the
+/// file headers before the block is allocated, so the block is never larger than what the files back.
+/// Shards are mapped one at a time and unmapped once copied, so resident memory stays close to the block.
 struct CheckpointLoader {
     let directory: URL
 
     /// Tensors HF may store instead of `shared.weight` (they alias it).
     private static let sharedAliases = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
+
+    /// Where each layout tensor comes from: file path and tensor name in it, grouped by file.
+    struct Plan {
+        var files: [(path: String, tensors: [(tensor: T5ParameterLayout.Tensor, source: String)])]
+    }
 
     private var single: URL { directory.appendingPathComponent("model.safetensors") }
     private var index: URL { directory.appendingPathComponent("model.safetensors.index.json") }
@@ -17,15 +24,61 @@ struct CheckpointLoader {
         if try weightsAreSingleFile() {
             return Set(try SafeTensorsFile(path: single.path).entries.keys)
         }
-        return Set(try readWeightMap(index).keys)
+        return Set(try readWeightMap().keys)
     }
 
-    func load(_ layout: T5ParameterLayout, into block: UnsafeMutablePointer<Float>) throws {
+    /// Finds every tensor of `layout` in the file headers and checks its shape; reads no tensor data.
+    func plan(_ layout: T5ParameterLayout) throws -> Plan {
+        var byFile: [String: [T5ParameterLayout.Tensor]] = [:]
         if try weightsAreSingleFile() {
-            let file = try SafeTensorsFile(path: single.path)
-            try copy(layout.tensors, from: file, into: block)
+            byFile[single.path] = layout.tensors
         } else {
-            try loadSharded(layout, into: block)
+            let weightMap = try readWeightMap()
+            for tensor in layout.tensors {
+                let names = tensor.name == "shared.weight" ? Self.sharedAliases : [tensor.name]
+                guard let shard = names.lazy.compactMap({ weightMap[$0] }).first else {
+                    throw CheckpointError.missingTensor(path: index.path, tensor: tensor.name)
+                }
+                guard !shard.contains("/"), shard != "..", shard != "." else {
+                    throw CheckpointError.malformed(path: index.path, reason: "shard name '\(shard)' is not a plain file name")
+                }
+                byFile[directory.appendingPathComponent(shard).path, default: []].append(tensor)
+            }
+        }
+        var plan = Plan(files: [])
+        for (path, tensors) in byFile.sorted(by: { $0.key < $1.key }) {
+            let file = try SafeTensorsFile(path: path)
+            var sources: [(T5ParameterLayout.Tensor, String)] = []
+            for tensor in tensors {
+                let names = tensor.name == "shared.weight" ? Self.sharedAliases : [tensor.name]
+                guard let source = names.first(where: { file.entries[$0] != nil }), let entry = file.entries[source] else {
+                    throw CheckpointError.missingTensor(path: path, tensor: tensor.name)
+                }
+                guard entry.shape == tensor.shape else {
+                    throw CheckpointError.wrongShape(path: path, tensor: source, expected: tensor.shape, found: entry.shape)
+                }
+                sources.append((tensor, source))
+            }
+            plan.files.append((path, sources))
+        }
+        return plan
+    }
+
+    /// Copies what `plan` found into `block`, widening to fp32, and refuses NaN or infinite weights
+    /// (they would turn scores into NaN for some inputs only, long after the load).
+    func load(_ plan: Plan, into block: UnsafeMutablePointer<Float>) throws {
+        for (path, tensors) in plan.files {
+            let file = try SafeTensorsFile(path: path)
+            for (tensor, source) in tensors {
+                guard let entry = file.entries[source], entry.shape == tensor.shape else {
+                    throw CheckpointError.malformed(path: path, reason: "tensor '\(source)' changed while loading")
+                }
+                let destination = block + tensor.offset
+                file.copy(source, into: destination)
+                if let bad = (0..<tensor.count).first(where: { !destination[$0].isFinite }) {
+                    throw CheckpointError.nonFiniteWeight(path: path, tensor: source, index: bad)
+                }
+            }
         }
     }
 
@@ -46,56 +99,18 @@ struct CheckpointLoader {
         }
     }
 
-    private func loadSharded(_ layout: T5ParameterLayout, into block: UnsafeMutablePointer<Float>) throws {
-        let weightMap = try readWeightMap(index)
-        var byShard: [String: [T5ParameterLayout.Tensor]] = [:]
-        for tensor in layout.tensors {
-            let names = tensor.name == "shared.weight" ? Self.sharedAliases : [tensor.name]
-            guard let shard = names.lazy.compactMap({ weightMap[$0] }).first else {
-                throw CheckpointError.missingTensor(path: index.path, tensor: tensor.name)
-            }
-            byShard[shard, default: []].append(tensor)
-        }
-        for (shard, tensors) in byShard.sorted(by: { $0.key < $1.key }) {
-            guard !shard.contains("/") else {
-                throw CheckpointError.malformed(path: index.path, reason: "shard name '\(shard)' is not a plain file name")
-            }
-            let file = try SafeTensorsFile(path: directory.appendingPathComponent(shard).path)
-            try copy(tensors, from: file, into: block)
-        }
-    }
-
-    private func readWeightMap(_ index: URL) throws -> [String: String] {
-        let data: Data
+    private func readWeightMap() throws -> [String: String] {
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: index)
+            bytes = try readRegularFile(index.path, maxBytes: 64 << 20)
         } catch {
-            throw CheckpointError.missingFile(path: index.path, reason: error.localizedDescription)
+            throw CheckpointError.missingFile(path: index.path, reason: error.reason)
         }
-        guard let json = try? JSONSerialization.jsonObject(with: data), let object = json as? [String: Any],
+        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = json as? [String: Any],
               let weightMap = object["weight_map"] as? [String: String]
         else {
             throw CheckpointError.malformed(path: index.path, reason: "expected a JSON object with a string-valued weight_map")
         }
         return weightMap
-    }
-
-    /// Checks every tensor's presence and shape before copying any, then widens each into its slot.
-    private func copy(_ tensors: [T5ParameterLayout.Tensor], from file: SafeTensorsFile,
-                      into block: UnsafeMutablePointer<Float>) throws {
-        var sources: [String] = []
-        for tensor in tensors {
-            let names = tensor.name == "shared.weight" ? Self.sharedAliases : [tensor.name]
-            guard let source = names.first(where: { file.entries[$0] != nil }), let entry = file.entries[source] else {
-                throw CheckpointError.missingTensor(path: file.path, tensor: tensor.name)
-            }
-            guard entry.shape == tensor.shape else {
-                throw CheckpointError.wrongShape(path: file.path, tensor: source, expected: tensor.shape, found: entry.shape)
-            }
-            sources.append(source)
-        }
-        for (tensor, source) in zip(tensors, sources) {
-            file.copy(source, into: block + tensor.offset)
-        }
     }
 }

@@ -41,6 +41,10 @@ final class SafeTensorsFile {
         }
         do {
             let headerLength = UInt64(littleEndian: mapped.loadUnaligned(as: UInt64.self))
+            // The format caps the header at 100 MB; a larger claim is a corrupt or hostile file.
+            guard headerLength <= 100_000_000 else {
+                throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) is over the format's 100 MB")
+            }
             guard headerLength <= UInt64(size - 8) else {
                 throw CheckpointError.malformed(
                     path: path, reason: "header length \(headerLength) exceeds the file size \(size) (truncated file?)")
@@ -123,10 +127,11 @@ final class SafeTensorsFile {
             elements = product
         }
         let byteCount = offsets[1] - offsets[0]
-        guard elements.multipliedReportingOverflow(by: dtype.byteSize) == (byteCount, false) else {
+        let needed = elements.multipliedReportingOverflow(by: dtype.byteSize)
+        guard needed == (byteCount, false) else {
+            let need = needed.overflow ? "more than 2^63" : "\(needed.partialValue)"
             throw CheckpointError.malformed(
-                path: path,
-                reason: "tensor '\(name)' spans \(byteCount) bytes but \(dtypeName) x \(shape) needs \(elements * dtype.byteSize)")
+                path: path, reason: "tensor '\(name)' spans \(byteCount) bytes but \(dtypeName) x \(shape) needs \(need)")
         }
         return SafeTensorsEntry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
     }

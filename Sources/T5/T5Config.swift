@@ -1,3 +1,4 @@
+import FileReading
 import Foundation
 
 /// Hyper-parameters of a T5 encoder-decoder, as read from a Hugging Face `config.json`.
@@ -84,9 +85,9 @@ public struct T5Config: Equatable, Sendable {
         let path = url.path
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = Data(try readRegularFile(path, maxBytes: 1 << 20))
         } catch {
-            throw CheckpointError.missingFile(path: path, reason: "cannot read config: \(error.localizedDescription)")
+            throw CheckpointError.missingFile(path: path, reason: "cannot read config: \(error.reason)")
         }
         let raw: RawT5Config
         do {
@@ -122,15 +123,27 @@ public struct T5Config: Equatable, Sendable {
         return config
     }
 
-    /// Throws `invalidConfig` unless every size is usable by the forward pass.
+    /// Upper bounds far above any published T5 (mT5-xxl: vocab 250112, d_model 4096, d_ff 10240, 64 heads,
+    /// 24 layers; byT5 up to 36 layers), so a config.json can never make the loader compute or allocate
+    /// something absurd.
+    static let bounds: [(key: String, value: KeyPath<T5Config, Int>, max: Int)] = [
+        ("vocab_size", \.vocabSize, 1 << 21), ("d_model", \.dModel, 1 << 15), ("d_kv", \.dKV, 1 << 12),
+        ("d_ff", \.dFF, 1 << 17), ("num_heads", \.numHeads, 1 << 9), ("num_layers", \.numLayers, 1 << 9),
+        ("num_decoder_layers", \.numDecoderLayers, 1 << 9),
+        ("relative_attention_num_buckets", \.relativeAttentionNumBuckets, 1 << 12),
+        ("relative_attention_max_distance", \.relativeAttentionMaxDistance, 1 << 20),
+    ]
+
+    /// Throws `invalidConfig` unless every size is usable by the forward pass and within `bounds`.
     public func validate(path: String = "<in-memory config>") throws {
-        let positive: [(String, Int)] = [
-            ("vocab_size", vocabSize), ("d_model", dModel), ("d_kv", dKV), ("d_ff", dFF), ("num_heads", numHeads),
-            ("num_layers", numLayers), ("num_decoder_layers", numDecoderLayers),
-            ("relative_attention_num_buckets", relativeAttentionNumBuckets),
-        ]
-        for (key, value) in positive where value <= 0 {
-            throw CheckpointError.invalidConfig(path: path, reason: "\(key) must be positive, got \(value)")
+        for (key, value, limit) in Self.bounds {
+            let value = self[keyPath: value]
+            guard value > 0 else {
+                throw CheckpointError.invalidConfig(path: path, reason: "\(key) must be positive, got \(value)")
+            }
+            guard value <= limit else {
+                throw CheckpointError.invalidConfig(path: path, reason: "\(key) \(value) is over the limit of \(limit)")
+            }
         }
         // Bucketing halves the range (twice for the bidirectional encoder); the log scale then needs max_distance beyond it.
         if relativeAttentionNumBuckets < 4 {

@@ -2,6 +2,21 @@ import COpenBLAS
 import Dispatch
 import Foundation
 
+/// Token ids the model cannot run: checked before any work, so no input can crash the process.
+public enum T5InputError: Error, Equatable, CustomStringConvertible {
+    case emptyDecoderPrefix
+    case emptyInput(index: Int)
+    case tokenOutsideVocabulary(id: Int32, vocabSize: Int)
+
+    public var description: String {
+        switch self {
+        case .emptyDecoderPrefix: return "the decoder prefix is empty"
+        case let .emptyInput(index): return "input \(index) has no tokens"
+        case let .tokenOutsideVocabulary(id, vocabSize): return "token id \(id) is outside the vocabulary of \(vocabSize)"
+        }
+    }
+}
+
 /// A T5 encoder-decoder held in one contiguous fp32 parameter block, scoring token sequences by the logits
 /// of a few vocabulary entries after a short decoder prefix.
 public final class T5Model: @unchecked Sendable {
@@ -29,8 +44,11 @@ public final class T5Model: @unchecked Sendable {
         let config = try T5Config.load(from: directory.appendingPathComponent("config.json")) {
             try loader.storedTensorNames().contains("lm_head.weight")
         }
-        try self.init(config: config) { layout, block in
-            try loader.load(layout, into: block)
+        try config.validate(path: directory.appendingPathComponent("config.json").path)
+        let layout = try T5ParameterLayout(config: config)
+        let plan = try loader.plan(layout)  // before anything is allocated
+        try self.init(config: config, layout: layout) { block in
+            try loader.load(plan, into: block)
         }
     }
 
@@ -39,20 +57,28 @@ public final class T5Model: @unchecked Sendable {
     /// tests and benchmarks.
     public convenience init(config: T5Config,
                             parameter: (_ name: String, _ shape: [Int], _ destination: UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
-        try self.init(config: config) { layout, block in
+        try config.validate()
+        let layout = try T5ParameterLayout(config: config)
+        try self.init(config: config, layout: layout) { block in
             for tensor in layout.tensors {
                 try parameter(tensor.name, tensor.shape, UnsafeMutableBufferPointer(start: block + tensor.offset, count: tensor.count))
             }
         }
     }
 
-    private init(config: T5Config, fill: (T5ParameterLayout, UnsafeMutablePointer<Float>) throws -> Void) throws {
-        try config.validate()
+    private init(config: T5Config, layout: T5ParameterLayout, fill: (UnsafeMutablePointer<Float>) throws -> Void) throws {
+        let bytes = layout.parameterCount.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard !bytes.overflow, UInt64(bytes.partialValue) < memory else {
+            throw CheckpointError.tooLarge(
+                path: "<model>", reason: "\(layout.parameterCount) fp32 parameters need more than this machine's "
+                    + "\(memory >> 20) MiB of memory")
+        }
         self.config = config
-        layout = T5ParameterLayout(config: config)
+        self.layout = layout
         block = UnsafeMutablePointer<Float>.allocate(capacity: layout.parameterCount)
         // Every stored property is set, so if `fill` throws, deinit runs and frees the block.
-        try fill(layout, block)
+        try fill(block)
     }
 
     deinit {
@@ -67,13 +93,18 @@ public final class T5Model: @unchecked Sendable {
     /// result[i][j] = logit of vocabIDs[j] for inputs[i]. Sequences may have different lengths; each is run
     /// at its true length (no padding), so its result does not depend on the rest of the batch beyond GEMM
     /// rounding (a few 1e-7 relative; the same batch in the same order gives identical bits).
-    /// Precondition: every id is in [0, vocabSize), every input and the prefix are non-empty.
-    public func logits(inputs: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
+    /// Throws `T5InputError` unless every id is in [0, vocabSize) and every input and the prefix are non-empty.
+    public func logits(inputs: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) throws(T5InputError) -> [[Float]] {
         let vocab = Int32(config.vocabSize)
-        precondition(!decoderPrefix.isEmpty, "decoder prefix must not be empty")
-        precondition((decoderPrefix + vocabIDs).allSatisfy { $0 >= 0 && $0 < vocab }, "token id outside the vocabulary")
-        for input in inputs {
-            precondition(!input.isEmpty && input.allSatisfy { $0 >= 0 && $0 < vocab }, "empty input or token id outside the vocabulary")
+        guard !decoderPrefix.isEmpty else { throw .emptyDecoderPrefix }
+        for id in decoderPrefix + vocabIDs where id < 0 || id >= vocab {
+            throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize)
+        }
+        for (index, input) in inputs.enumerated() {
+            guard !input.isEmpty else { throw .emptyInput(index: index) }
+            for id in input where id < 0 || id >= vocab {
+                throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize)
+            }
         }
         var results = [[Float]](repeating: [], count: inputs.count)
         let lengths = inputs.map(\.count)

@@ -50,12 +50,23 @@ struct T5ParameterLayout {
     let decoderLayers: [DecoderLayerOffsets]
     let decoderFinalNorm: Int
 
-    init(config c: T5Config) {
+    /// Throws `invalidConfig` if the sizes overflow (impossible within `T5Config.bounds`; checked anyway,
+    /// since the block is allocated from this count).
+    init(config c: T5Config) throws {
         var tensors: [Tensor] = []
         var total = 0
+        var overflowed = false
         func add(_ name: String, _ shape: [Int]) -> Int {
+            var count = 1
+            for dimension in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                overflowed = overflowed || overflow
+                count = product
+            }
             tensors.append(Tensor(name: name, shape: shape, offset: total))
-            total += shape.reduce(1, *)
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            overflowed = overflowed || overflow
+            total = sum
             return tensors.last!.offset
         }
         func attention(_ prefix: String) -> AttentionOffsets {
@@ -118,6 +129,9 @@ struct T5ParameterLayout {
         self.encoderLayers = encoderLayers
         self.decoderPositionBias = decoderPositionBias
         self.decoderLayers = decoderLayers
+        guard !overflowed else {
+            throw CheckpointError.invalidConfig(path: "<config>", reason: "the parameter count overflows a 64-bit integer")
+        }
         self.tensors = tensors
         self.parameterCount = total
     }

@@ -64,14 +64,17 @@ struct BenchCommand: ParsableCommand {
         }
         let config = model.config
         model.parallelism = threads.parallelism
-        let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens)
-        let yes: [Int32] = [2163]
+        guard config.vocabSize >= 4 else {
+            throw ValidationError("the model's vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
+        }
+        let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens, vocabSize: config.vocabSize)
+        let yes: [Int32] = [Int32(min(2163, config.vocabSize - 1))]  // ▁Yes in the T5 vocabulary
 
-        _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
+        _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
         let cpuStart = SgemmBenchmark.processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {
-            _ = model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
+            _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let cpuSeconds = SgemmBenchmark.processCPUSeconds() - cpuStart
@@ -117,12 +120,15 @@ func residentBytes() -> Double {
 
 /// The document ids both benchmarks score: lengths uniform in [0.75, 1.25] x meanLength, ids uniform over
 /// the 32097 ordinary pieces (3..<32100), each document ending in eos (1).
-func benchDocuments(seed: UInt64, count: Int, meanLength: Int) -> [[Int32]] {
+/// Ids in [3, min(32100, vocabSize)): the T5 vocabulary's ordinary pieces, as the PyTorch script draws them,
+/// and never past a smaller model's vocabulary.
+func benchDocuments(seed: UInt64, count: Int, meanLength: Int, vocabSize: Int = 32128) -> [[Int32]] {
     var generator = SplitMix64(state: seed)
     let low = meanLength * 3 / 4, high = meanLength * 5 / 4
+    let span = UInt64(min(32100, vocabSize) - 3)
     return (0..<count).map { _ in
         let length = low + Int(generator.next() % UInt64(high - low + 1))
-        return (0..<(length - 1)).map { _ in Int32(3 + generator.next() % 32097) } + [1]
+        return (0..<(length - 1)).map { _ in Int32(3 + generator.next() % span) } + [1]
     }
 }
 

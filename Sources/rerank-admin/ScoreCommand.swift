@@ -40,7 +40,7 @@ struct ScoreCommand: ParsableCommand {
             var scores: [Float] = []
             scores.reserveCapacity(prompts.count)
             for start in stride(from: 0, to: prompts.count, by: batchSize) {
-                scores += scorer.rawScores(Array(prompts[start..<min(start + batchSize, prompts.count)]))
+                scores += try scorer.rawScores(Array(prompts[start..<min(start + batchSize, prompts.count)]))
             }
             emit("{\"scores\":\(jsonArray(scores))}")
         }

@@ -60,11 +60,11 @@ final class PointwiseScorerTests: XCTestCase {
                                          template: .monoT5)
         let documents = ["short", "a somewhat longer document about rainbows and light", "x y z", ""]
         let prompts = try documents.map { try scorer.encode(query: "rainbows", document: $0).ids }
-        let together = scorer.rawScores(prompts)
+        let together = try scorer.rawScores(prompts)
         for (index, prompt) in prompts.enumerated() {
-            XCTAssertEqual(scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5)
+            XCTAssertEqual(try scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5)
         }
-        XCTAssertEqual(scorer.rawScores(prompts.reversed()).reversed(), together)
+        XCTAssertEqual(try scorer.rawScores(prompts.reversed()).reversed(), together)
         XCTAssertGreaterThan(Set(together).count, 3, "the demo model should tell these documents apart")
     }
 

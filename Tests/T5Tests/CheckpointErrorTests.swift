@@ -20,7 +20,7 @@ final class CheckpointErrorTests: XCTestCase {
     private var modelPath: String { directory.appendingPathComponent("model.safetensors").path }
 
     private func tinyTensors() throws -> [(name: String, shape: [Int])] {
-        T5ParameterLayout(config: try T5Config.load(from: tinyConfig) { true }).tensors.map { ($0.name, $0.shape) }
+        try T5ParameterLayout(config: try T5Config.load(from: tinyConfig) { true }).tensors.map { ($0.name, $0.shape) }
     }
 
     private func writeModel(_ data: Data, name: String = "model.safetensors") throws {
@@ -61,9 +61,16 @@ final class CheckpointErrorTests: XCTestCase {
 
     func testHeaderLongerThanFile() throws {
         var data = Data()
-        withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(1000).littleEndian) { data.append(contentsOf: $0) }
         try writeModel(data + Data("{}".utf8))
         assertMalformed(containing: "exceeds the file size")
+    }
+
+    func testHeaderOverTheFormatLimit() throws {
+        var data = Data()
+        withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { data.append(contentsOf: $0) }
+        try writeModel(data + Data("{}".utf8))
+        assertMalformed(containing: "over the format's 100 MB")
     }
 
     func testFileShorterThanHeaderLength() throws {

@@ -10,7 +10,7 @@ final class CheckpointParityTests: XCTestCase {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent(name))
         let expected = try Fixtures.expected("\(name)/expected.json")
         for testCase in expected.cases {
-            let logits = model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
+            let logits = try model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
             assertLogitsClose(logits, testCase.logits, "\(name) prefix \(testCase.prefix)")
         }
         return model
@@ -58,12 +58,12 @@ final class CheckpointParityTests: XCTestCase {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent("tiny_f32"))
         let expected = try Fixtures.expected("tiny_f32/expected.json")
         let vocab: [Int32] = [0, 1, 2, 57, 119]
-        let alone = expected.inputs.map { model.logits(inputs: [$0], decoderPrefix: [0], vocabIDs: vocab)[0] }
+        let alone = try expected.inputs.map { try model.logits(inputs: [$0], decoderPrefix: [0], vocabIDs: vocab)[0] }
         let batch = expected.inputs.reversed() + expected.inputs + [expected.inputs[2]]
         for (parallelism, maxPackRows) in [(T5Model.Parallelism.sequences, 2048), (.sequences, 30), (.blas, 2048), (.blas, 1)] {
             model.parallelism = parallelism
             model.maxPackRows = maxPackRows
-            let together = model.logits(inputs: batch, decoderPrefix: [0], vocabIDs: vocab)
+            let together = try model.logits(inputs: batch, decoderPrefix: [0], vocabIDs: vocab)
             let order = Array(expected.inputs.indices.reversed()) + Array(expected.inputs.indices) + [2]
             for (row, source) in zip(together, order) {
                 for (a, b) in zip(row, alone[source]) {

@@ -14,11 +14,11 @@ final class FlanT5SmallShapeTests: XCTestCase {
             weights.fill(name: name, destination: destination)
         }
         for testCase in expected.cases {
-            let logits = model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
+            let logits = try model.logits(inputs: expected.inputs, decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)
             assertLogitsClose(logits, testCase.logits, "flan-t5-small shape, prefix \(testCase.prefix)")
             // Each sequence alone must give what it gave packed with the others (the brief's 1e-6).
             for (input, batched) in zip(expected.inputs, logits) {
-                let alone = model.logits(inputs: [input], decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)[0]
+                let alone = try model.logits(inputs: [input], decoderPrefix: testCase.prefix, vocabIDs: testCase.vocab_ids)[0]
                 for (a, b) in zip(alone, batched) {
                     XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "length \(input.count): \(a) vs \(b)")
                 }
