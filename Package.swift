@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: [
             "HTTPServer", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "RerankServiceTests", dependencies: ["RerankService", "ParityFixtures"]),
+        .testTarget(name: "RerankServiceTests", dependencies: ["RerankService", "Ranking", "SentencePiece", "T5", "ParityFixtures"]),
         .testTarget(name: "RerankAPITests", dependencies: ["RerankAPI", "ParityFixtures"], exclude: ["Clients"]),
         // Runs the built rerankd and rerank-admin binaries as processes.
         .testTarget(name: "ExecutableTests", dependencies: ["ParityFixtures"]),

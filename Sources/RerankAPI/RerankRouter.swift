@@ -22,7 +22,8 @@ public final class RerankRouter: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metricsText = metricsText
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Sorted keys: the same answer is the same bytes (Foundation would order keys differently per call).
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
     }
 
     enum Route: String {

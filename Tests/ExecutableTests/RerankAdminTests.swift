@@ -54,6 +54,14 @@ final class RerankAdminTests: XCTestCase {
         }
     }
 
+    /// A small model's vocabulary bounds the benchmark's random ids.
+    func testBenchRunsOnASmallCheckpoint() throws {
+        let result = try run(["bench", "--model", "Models/demo", "--batch", "2", "--tokens", "16", "--iterations", "1"],
+                             input: "")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("swift docs/s"), result.stdout)
+    }
+
     func testTokenizeMatchesSentencePiece() throws {
         let cases = try lines("Tests/Fixtures/tokenizers/t5/expected.jsonl").prefix(200)
         let input = try cases.map {

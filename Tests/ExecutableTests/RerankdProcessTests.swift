@@ -99,6 +99,75 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("/nonexistent/checkpoint"), missing.output)
     }
 
+    /// A copy of the demo checkpoint's files in a temporary directory.
+    func demoCopy() throws -> URL {
+        let source = Self.binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Models/demo").resolvingSymlinksInPath()
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("sighup-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: target.appendingPathComponent(name))
+        }
+        addTeardownBlock { try? FileManager.default.removeItem(at: target) }
+        return target
+    }
+
+    func setConfig(_ directory: URL, _ key: String, _ value: Int) throws {
+        let url = directory.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        config[key] = value
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+    }
+
+    /// SIGHUP reloads --model in place; a checkpoint broken since start is refused, logged with the file and
+    /// field, and the running model keeps answering with the same scores.
+    func testSIGHUPWithABrokenCheckpointKeepsServing() throws {
+        let directory = try demoCopy()
+        let server = try Server(arguments: ["--model", directory.path])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        let request = ["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
+                       "-d", #"{"query": "rainbows", "texts": ["light", "rain", "stocks"], "raw_scores": true}"#]
+        let scores = try curl(request)
+        XCTAssertTrue(scores.hasPrefix("[{"), scores)
+        let breakages: [(String, () throws -> Void)] = [
+            ("d_model 100000000", { try self.setConfig(directory, "d_model", 100_000_000) }),
+            ("num_heads must be positive", {
+                try self.setConfig(directory, "d_model", 128)
+                try self.setConfig(directory, "num_heads", 0)
+            }),
+            ("truncated", {
+                try self.setConfig(directory, "num_heads", 4)
+                let weights = directory.appendingPathComponent("model.safetensors")
+                try Data(contentsOf: weights).dropLast(4096).write(to: weights)
+            }),
+        ]
+        for (index, (mention, breakCheckpoint)) in breakages.enumerated() {
+            try breakCheckpoint()
+            kill(server.process.processIdentifier, SIGHUP)
+            let failures = { server.output.components(separatedBy: "model reload failed").count - 1 }
+            let deadline = Date().addingTimeInterval(30)
+            while failures() <= index, Date() < deadline { usleep(50_000) }
+            XCTAssertEqual(failures(), index + 1, server.output)
+            XCTAssertTrue(server.output.contains(mention), "\(mention): \(server.output)")
+            XCTAssertTrue(server.process.isRunning)
+            XCTAssertEqual(try curl(request), scores, mention)
+        }
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationStatus, 0, server.output)
+    }
+
+    /// The same broken checkpoint given at start ends the process with a message, never a crash.
+    func testABrokenCheckpointAtStartExitsWithAMessage() throws {
+        let directory = try demoCopy()
+        try setConfig(directory, "vocab_size", 512)  // smaller than the 1000-piece tokenizer and the weights
+        let server = try Server(arguments: ["--model", directory.path])
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationReason, .exit, server.output)
+        XCTAssertNotEqual(server.process.terminationStatus, 0)
+        XCTAssertTrue(server.output.contains("config.json") || server.output.contains("model.safetensors"), server.output)
+    }
+
     func testHelpExplainsTheEnvironment() throws {
         let help = try Server(arguments: ["--help"])
         help.process.waitUntilExit()

@@ -53,6 +53,19 @@ final class CheckpointParityTests: XCTestCase {
             scaleRule: .tieWordEmbeddingsKey, decoderStartTokenID: 0))
     }
 
+    /// Ids the model cannot run are thrown back, never trapped on.
+    func testInputsOutsideTheVocabularyAreErrors() throws {
+        let model = try T5Model(directory: Fixtures.directory.appendingPathComponent("tiny_f32"))
+        XCTAssertThrowsError(try model.logits(inputs: [[5, 120, 1]], decoderPrefix: [0], vocabIDs: [3])) {
+            XCTAssertEqual($0 as? T5InputError, .tokenOutsideVocabulary(id: 120, vocabSize: 120))
+        }
+        XCTAssertThrowsError(try model.logits(inputs: [[5, 1]], decoderPrefix: [0], vocabIDs: [-1]))
+        XCTAssertThrowsError(try model.logits(inputs: [[5, 1]], decoderPrefix: [], vocabIDs: [3]))
+        XCTAssertThrowsError(try model.logits(inputs: [[5, 1], []], decoderPrefix: [0], vocabIDs: [3])) {
+            XCTAssertEqual($0 as? T5InputError, .emptyInput(index: 1))
+        }
+    }
+
     /// A sequence's logits must not depend on what else is in its batch or pack, nor on the threading mode.
     func testBatchInvariance() throws {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent("tiny_f32"))
