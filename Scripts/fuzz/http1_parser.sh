@@ -15,4 +15,8 @@ swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name HTTPServer \
 mkdir -p "$OUT/corpus"
 cp Scripts/fuzz/corpus/* "$OUT/corpus/"
 # Swift's own crash backtracer trips AddressSanitizer; libFuzzer reports crashes itself.
-SWIFT_BACKTRACE=enable=no "$OUT/http1-parser-fuzzer" -max_total_time="$SECONDS_BUDGET" -max_len=2048 -timeout=5 "$OUT/corpus"
+# Findings go outside the tree; a new one becomes a regression test in MalformedRequestTests.
+artifacts="${FUZZ_ARTIFACTS:-$HOME/.cache/rerank/fuzz}"
+mkdir -p "$artifacts"
+SWIFT_BACKTRACE=enable=no "$OUT/http1-parser-fuzzer" -max_total_time="$SECONDS_BUDGET" -max_len=2048 -timeout=5 \
+    -artifact_prefix="$artifacts/" "$OUT/corpus"

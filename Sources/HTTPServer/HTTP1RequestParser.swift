@@ -63,7 +63,7 @@ struct HTTP1RequestParser {
                 return (finish(), offset)
 
             case .chunkSize:
-                guard let (line, next) = try readLine(input, from: offset, limit: 1024) else { return (nil, offset) }
+                guard let (line, next) = try readLine(input, from: offset, limit: 1024, crlf: true) else { return (nil, offset) }
                 let size = try HTTP1RequestParser.chunkSize(line)
                 offset = next
                 if size == 0 {
@@ -86,14 +86,14 @@ struct HTTP1RequestParser {
                 state = .chunkDataEnd
 
             case .chunkDataEnd:
-                guard let (line, next) = try readLine(input, from: offset, limit: 2) else { return (nil, offset) }
+                guard let (line, next) = try readLine(input, from: offset, limit: 2, crlf: true) else { return (nil, offset) }
                 if !line.isEmpty { throw HTTPError(400, "chunk data not followed by CRLF") }
                 offset = next
                 state = .chunkSize
 
             case .trailers(let bytes):
                 let limit = limits.maxHeaderBytes - bytes
-                guard let (line, next) = try readLine(input, from: offset, limit: limit) else { return (nil, offset) }
+                guard let (line, next) = try readLine(input, from: offset, limit: limit, crlf: true) else { return (nil, offset) }
                 if line.isEmpty {
                     return (finish(), next)
                 }
@@ -113,14 +113,19 @@ struct HTTP1RequestParser {
     }
 
     /// One line ending at LF (a preceding CR is dropped); nil when incomplete. A line longer than
-    /// `limit` or containing a bare CR is an error.
-    private func readLine(_ input: UnsafeBufferPointer<UInt8>, from start: Int,
-                          limit: Int) throws(HTTPError) -> (UnsafeBufferPointer<UInt8>, Int)? {
+    /// `limit` or containing a bare CR is an error, and so is a bare LF when `crlf` is set: inside chunked
+    /// framing every line must end in CRLF, or two parsers could disagree on where the body ends.
+    private func readLine(_ input: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int,
+                          crlf: Bool = false) throws(HTTPError) -> (UnsafeBufferPointer<UInt8>, Int)? {
         var i = start
         while i < input.count {
             if input[i] == 0x0A {
                 var end = i
-                if end > start && input[end - 1] == 0x0D { end -= 1 }
+                if end > start && input[end - 1] == 0x0D {
+                    end -= 1
+                } else if crlf {
+                    throw HTTPError(400, "bare LF in chunked framing")
+                }
                 let line = UnsafeBufferPointer(rebasing: input[start..<end])
                 if line.contains(0x0D) { throw HTTPError(400, "bare CR") }
                 return (line, i + 1)
@@ -144,9 +149,51 @@ struct HTTP1RequestParser {
             i += 1
         }
         if digits == 0 { throw HTTPError(400, "invalid chunk size") }
-        while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
-        if i < line.count && line[i] != 0x3B { throw HTTPError(400, "invalid chunk size") }
+        try validateChunkExtensions(line, from: i)
         return size
+    }
+
+    /// chunk-ext = *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ): extensions are ignored,
+    /// but only well-formed ones are let through (NULs or stray bytes here are a smuggling probe).
+    static func validateChunkExtensions(_ line: UnsafeBufferPointer<UInt8>, from start: Int) throws(HTTPError) {
+        var i = start
+        func skipWhitespace() { while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 } }
+        func token() throws(HTTPError) {
+            let begin = i
+            while i < line.count, isTokenChar(line[i]) { i += 1 }
+            if i == begin { throw HTTPError(400, "invalid chunk extension") }
+        }
+        skipWhitespace()
+        while i < line.count {
+            guard line[i] == 0x3B else { throw HTTPError(400, "invalid chunk size") }
+            i += 1
+            skipWhitespace()
+            try token()
+            skipWhitespace()
+            if i < line.count, line[i] == 0x3D {
+                i += 1
+                skipWhitespace()
+                if i < line.count, line[i] == 0x22 {
+                    i += 1
+                    var closed = false
+                    while i < line.count {
+                        let c = line[i]
+                        if c == 0x22 { closed = true; i += 1; break }
+                        if c == 0x5C {
+                            i += 1
+                            guard i < line.count, line[i] == 0x09 || line[i] >= 0x20 && line[i] != 0x7F else { break }
+                        } else if !(c == 0x09 || c >= 0x20 && c != 0x7F) {
+                            break
+                        }
+                        i += 1
+                    }
+                    if !closed { throw HTTPError(400, "invalid chunk extension") }
+                } else {
+                    try token()
+                }
+                skipWhitespace()
+            }
+        }
     }
 
     private static func hexValue(_ c: UInt8) -> Int? {

@@ -62,6 +62,48 @@ final class MalformedRequestTests: XCTestCase {
         try assertRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400)
     }
 
+    /// RFC 9112 section 7.1: chunk lines end in CRLF and extensions are tokens or quoted strings. A parser
+    /// that accepts a bare LF or junk here can disagree with a proxy about where the body ends.
+    func testChunkFramingIsStrict() throws {
+        let head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        try assertRejected(head + "3\nabc\r\n0\r\n\r\n", 400)  // bare LF after the size
+        try assertRejected(head + "3\r\nabc\n0\r\n\r\n", 400)  // bare LF after the data
+        try assertRejected(head + "3\r\nabc\r\n0\n\r\n", 400)  // bare LF after the last size
+        try assertRejected(head + "3\r\nabc\r\n0\r\nT: v\n\r\n", 400)  // bare LF in the trailers
+        try assertRejected(head + "3;\u{0}\u{0}\r\nabc\r\n0\r\n\r\n", 400)  // NULs in an extension
+        try assertRejected(head + "3;a=\"x\r\nabc\r\n0\r\n\r\n", 400)  // unclosed quoted string
+        try assertRejected(head + "3;=v\r\nabc\r\n0\r\n\r\n", 400)  // no extension name
+        try assertRejected(head + "3;a b\r\nabc\r\n0\r\n\r\n", 400)  // two tokens
+    }
+
+    func testWellFormedChunkExtensionsAreIgnored() {
+        let head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for extensions in [";a", " ; a = b", ";a=\"q \\\" d\";b;c=d", "\t;x=y\t"] {
+            let input = Array((head + "3\(extensions)\r\nabc\r\n0\r\n\r\n").utf8)
+            guard case .requests(let events) = HTTP1RequestParserTests.run(input) else {
+                return XCTFail("refused \(extensions)")
+            }
+            XCTAssertEqual(events.count, 2, extensions)
+        }
+    }
+
+    /// The inputs libFuzzer once found (Scripts/fuzz/http1_parser.sh): a bare LF after chunk data, and NULs
+    /// in a chunk extension. Both are now refused, the same way whatever the read boundaries.
+    func testFuzzerFindingsAreRefusedAlikeAtEverySplit() {
+        let findings: [[UInt8]] = [
+            Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n7;a=bQSetQQQ\r\nhell\r\n\nml.\n".utf8),
+            Array("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;".utf8) + [UInt8](repeating: 0, count: 9)
+                + Array("Qlo\r\n0\r\nT: v\r\n\r\n".utf8),
+        ]
+        for input in findings {
+            let whole = HTTP1RequestParserTests.run(input)
+            guard case .error(400, _) = whole else { return XCTFail("\(whole)") }
+            for split in 0...input.count {
+                XCTAssertEqual(HTTP1RequestParserTests.run(input, pieces: [split, input.count]), whole, "split at \(split)")
+            }
+        }
+    }
+
     func testUnknownTransferCodingIs501AndNonFinalChunkedIs400() throws {
         try assertRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501)
         try assertRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400)
