@@ -106,7 +106,11 @@ final class HTTP1Session: ConnectionSession {
                 return false
             }
         }
-        if exchanges.isEmpty, body.isEmpty, let settings = h2cSettings(head) {
+        if exchanges.isEmpty, body.isEmpty, let upgrade = h2cUpgrade(head) {
+            guard case let .valid(settings) = upgrade else {
+                if case let .invalid(reason) = upgrade { fail(HTTPError(400, reason)) }
+                return false
+            }
             connection.enqueue(Array("HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n".utf8))
             let session = HTTP2Session(connection: connection)
             connection.session = session
@@ -136,14 +140,38 @@ final class HTTP1Session: ConnectionSession {
         return false
     }
 
-    /// The decoded HTTP2-Settings of a valid `Upgrade: h2c` request (RFC 7540 section 3.2), else nil.
-    private func h2cSettings(_ head: HTTP1RequestHead) -> [UInt8]? {
+    enum H2CUpgrade: Equatable {
+        case valid(settings: [UInt8])
+        case invalid(String)
+    }
+
+    /// An `Upgrade: h2c` request (RFC 7540 section 3.2): nil when the request asks for no upgrade (or not
+    /// in a form that binds us to one), `.invalid` when its HTTP2-Settings cannot be a SETTINGS payload.
+    func h2cUpgrade(_ head: HTTP1RequestHead) -> H2CUpgrade? {
         guard head.version == .http1_1, head.headers.tokens("upgrade").contains("h2c") else { return nil }
         let connectionTokens = head.headers.tokens("connection")
         let values = head.headers.values("http2-settings")
-        guard connectionTokens.contains("upgrade"), connectionTokens.contains("http2-settings"), values.count == 1
-        else { return nil }
-        return Base64URL.decode(values[0])
+        guard connectionTokens.contains("upgrade"), connectionTokens.contains("http2-settings") else { return nil }
+        guard values.count == 1 else { return .invalid("h2c upgrade needs exactly one HTTP2-Settings field") }
+        guard let settings = Base64URL.decode(values[0]) else { return .invalid("HTTP2-Settings is not base64url") }
+        if let problem = Self.settingsProblem(settings) { return .invalid("HTTP2-Settings: \(problem)") }
+        return .valid(settings: settings)
+    }
+
+    /// Why a SETTINGS payload is invalid (RFC 9113 section 6.5.2), or nil.
+    static func settingsProblem(_ payload: [UInt8]) -> String? {
+        guard payload.count % 6 == 0 else { return "length \(payload.count) is not a multiple of 6" }
+        for offset in stride(from: 0, to: payload.count, by: 6) {
+            let id = Int(payload[offset]) << 8 | Int(payload[offset + 1])
+            let value = payload[(offset + 2)..<(offset + 6)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            switch id {
+            case 0x2 where value > 1: return "ENABLE_PUSH must be 0 or 1"
+            case 0x4 where value > 0x7FFF_FFFF: return "INITIAL_WINDOW_SIZE over 2^31-1"
+            case 0x5 where value < 16384 || value > 16_777_215: return "MAX_FRAME_SIZE outside [2^14, 2^24-1]"
+            default: continue
+            }
+        }
+        return nil
     }
 
     private func complete(_ id: UInt64, _ response: HTTPResponse) {

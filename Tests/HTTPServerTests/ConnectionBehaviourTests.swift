@@ -34,6 +34,24 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(client.readResponses(6).map { $0.headers["x-path"] ?? "" }, (1...6).map { "/\($0)" })
     }
 
+    /// An h2c upgrade whose HTTP2-Settings cannot be a SETTINGS payload gets a 400, not a silent close;
+    /// a valid one still switches protocols.
+    func testMalformedH2CSettingsGet400() throws {
+        let server = try TestServer(handler: Self.slowOrEcho)
+        let upgrade = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        for settings in ["AAMAAABk!", "AAMAAAB", "AAIAAAAC", "AAUAAAAA"] {  // bad base64, 5 bytes, ENABLE_PUSH 2, tiny frame
+            let client = try RawClient(port: server.port)
+            client.send(upgrade + "HTTP2-Settings: \(settings)\r\n\r\n")
+            XCTAssertEqual(client.readResponses(1).first?.status, 400, settings)
+        }
+        let twice = try RawClient(port: server.port)
+        twice.send(upgrade + "HTTP2-Settings: AAMAAABk\r\nHTTP2-Settings: AAMAAABk\r\n\r\n")
+        XCTAssertEqual(twice.readResponses(1).first?.status, 400)
+        let valid = try RawClient(port: server.port)
+        valid.send(upgrade + "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+        XCTAssertEqual(valid.readResponses(1).first?.status, 101)
+    }
+
     func testHandlerCanCloseTheConnection() throws {
         let server = try TestServer { _ in } handler: { _, responder in
             responder.respond(HTTPResponse(status: 200, headers: HTTPHeaders([("Connection", "close")]), body: Array("bye".utf8)))
