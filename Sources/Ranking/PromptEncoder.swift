@@ -21,7 +21,8 @@ public struct EncodedPrompt: Equatable, Sendable {
 public enum PromptEncodingError: Error, CustomStringConvertible, Equatable {
     /// The prompt exceeds the budget even with an empty passage: the query itself is too long.
     case queryTooLong(tokens: Int, limit: Int)
-    /// The passage had to be cut to fit the token budget and the caller asked for no truncation.
+    /// The passage had to be cut to fit the token budget and the caller asked for no truncation
+    /// (`tokens`: the count of the whole prompt, or of a prefix of it that was already over).
     case passageTooLong(tokens: Int, limit: Int)
     /// The passage has more words than the template keeps and the caller asked for no truncation.
     case passageOverWordLimit(limit: Int, template: String)
@@ -31,7 +32,7 @@ public enum PromptEncodingError: Error, CustomStringConvertible, Equatable {
         case let .queryTooLong(tokens, limit):
             return "the query alone needs \(tokens) tokens with the template, over the limit of \(limit)"
         case let .passageTooLong(tokens, limit):
-            return "the prompt needs \(tokens) tokens, over the limit of \(limit) (max_input_tokens), "
+            return "the prompt needs at least \(tokens) tokens, over the limit of \(limit) (max_input_tokens), "
                 + "and truncation is off"
         case let .passageOverWordLimit(limit, template):
             return "it has more than \(limit) words, the most template '\(template)' keeps (max_passage_words), "
@@ -70,17 +71,29 @@ public struct PromptEncoder: Sendable {
             }
             cutBy.append(.passageWords)
         }
-        if let cap = maxPassageTokens, tokenizer.encode(passage, appendEOS: false).count > cap {
-            let characters = Array(passage)
+        if let cap = maxPassageTokens,
+           let overflowing = Self.overflowingPrefix(of: passage, from: 4 * cap, tokens: {
+               tokenizer.encode($0, appendEOS: false).count
+           }, limit: cap) {
+            let characters = Array(overflowing.prefix)
             let kept = Self.largest(in: 0..<characters.count) {
                 tokenizer.encode(String(characters[..<$0]), appendEOS: false).count <= cap
             } ?? 0
             passage = String(characters[..<kept])
             cutBy.append(.tokensPerDocument)
         }
-        let full = tokenizer.encode(template.render(query: query, passage: passage))
-        if full.count <= maxInputTokens { return EncodedPrompt(ids: full, cutBy: cutBy) }
-        guard truncate else { throw PromptEncodingError.passageTooLong(tokens: full.count, limit: maxInputTokens) }
+        if let overflowing = Self.overflowingPrefix(of: passage, from: 4 * maxInputTokens, tokens: {
+            tokenizer.encode(template.render(query: query, passage: $0)).count
+        }, limit: maxInputTokens) {
+            guard truncate else {
+                throw PromptEncodingError.passageTooLong(tokens: overflowing.tokens, limit: maxInputTokens)
+            }
+            passage = overflowing.prefix  // the cut lies inside it; the rest is never tokenized
+        } else {
+            let full = tokenizer.encode(template.render(query: query, passage: passage))
+            if full.count <= maxInputTokens { return EncodedPrompt(ids: full, cutBy: cutBy) }
+            guard truncate else { throw PromptEncodingError.passageTooLong(tokens: full.count, limit: maxInputTokens) }
+        }
 
         let empty = tokenizer.encode(template.render(query: query, passage: ""))
         guard empty.count <= maxInputTokens else {
@@ -108,6 +121,22 @@ public struct PromptEncoder: Sendable {
         return EncodedPrompt(ids: best, cutBy: cutBy + [.inputTokens])
     }
 
+    /// The shortest of the prefixes of `text` of `start`, 4 x `start`, 16 x `start`, ... characters (shorter
+    /// than `text`) whose token count is over `limit`, with that count; nil when none is. Keeps the work
+    /// on a long document proportional to what can fit rather than to its length: prefixes only grow
+    /// fast enough to tokenize each character a bounded number of times.
+    static func overflowingPrefix(of text: String, from start: Int, tokens: (String) -> Int,
+                                  limit: Int) -> (prefix: String, tokens: Int)? {
+        var length = max(start, 64)
+        while let end = text.index(text.startIndex, offsetBy: length, limitedBy: text.endIndex), end < text.endIndex {
+            let prefix = String(text[..<end])
+            let count = tokens(prefix)
+            if count > limit { return (prefix, count) }
+            length *= 4
+        }
+        return nil
+    }
+
     /// Character offsets just past each word, skipping leading whitespace of the passage.
     static func wordEnds(_ characters: [Character]) -> [Int] {
         var ends: [Int] = []
@@ -118,9 +147,24 @@ public struct PromptEncoder: Sendable {
     }
 
     /// The largest value in `range` for which `fits` holds, assuming it holds on a prefix of the range.
+    /// Gallops from the start before bisecting: a probe costs a tokenization of that much text, and the
+    /// answer lies near the start of a long document, so a megabyte costs a few short probes, not
+    /// twenty of the whole thing.
     static func largest(in range: Range<Int>, where fits: (Int) -> Bool) -> Int? {
         var low = range.lowerBound, high = range.upperBound  // answer in [low - 1, high)
         var found: Int? = nil
+        var step = 1
+        while low < high {
+            let probe = min(low + step - 1, high - 1)
+            if fits(probe) {
+                found = probe
+                low = probe + 1
+                step *= 2
+            } else {
+                high = probe
+                break
+            }
+        }
         while low < high {
             let mid = (low + high) / 2
             if fits(mid) { found = mid; low = mid + 1 } else { high = mid }

@@ -126,7 +126,9 @@ public struct PromptTemplate: Equatable, Sendable {
 /// `cut` says whether a further word was dropped. Stops reading at the first dropped word.
 func firstWords(of text: String, limit: Int) -> (text: String, cut: Bool) {
     func isSpace(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isWhitespace || (0x1C...0x1F).contains(scalar.value)
+        // ASCII first: the Unicode property lookup dominates on long documents.
+        if scalar.value < 0x80 { return scalar.value == 0x20 || (0x09...0x0D).contains(scalar.value) || (0x1C...0x1F).contains(scalar.value) }
+        return scalar.properties.isWhitespace
     }
     let scalars = text.unicodeScalars
     var words: [Substring.UnicodeScalarView] = []

@@ -13,6 +13,10 @@ public final class RerankService: @unchecked Sendable {
     private let lock = NSCondition()
     private var queue = Deque<PendingPair>()
     private var queuedTokens = 0
+    /// Requests admitted but not yet tokenized, and an upper estimate of their tokens: admission counts
+    /// them too, so a burst of large requests meets 429 before it is tokenized.
+    private var pendingSubmissions = 0
+    private var pendingTokens = 0
     private var active: ActiveModel
     private var draining = false
     private var stopped = false
@@ -106,17 +110,35 @@ public final class RerankService: @unchecked Sendable {
         if let cap = input.maxTokensPerDocument, cap < 1 {
             throw .validation("max_tokens_per_doc must be at least 1")
         }
+        let estimate = estimatedTokens(input)
+        // The draining check and the admission are one step, so drain() waits for every admitted request.
         lock.lock()
-        let model = active, refusedForLoad = queuedTokens > configuration.maxQueuedTokens, closed = draining
+        if draining {
+            lock.unlock()
+            throw .unavailable("the server is shutting down")
+        }
+        if queuedTokens + pendingTokens > configuration.maxQueuedTokens {
+            lock.unlock()
+            metrics.rejected()
+            throw .overloaded(retryAfterSeconds: retryAfter())
+        }
+        let model = active
+        pendingSubmissions += 1
+        pendingTokens += estimate
         lock.unlock()
-        if closed { throw .unavailable("the server is shutting down") }
-        if refusedForLoad { metrics.rejected(); throw .overloaded(retryAfterSeconds: retryAfter()) }
 
         let ticket = RerankTicket(service: self)
         let submittedAt = DispatchTime.now().uptimeNanoseconds
         let deadline = configuration.requestTimeout > 0
             ? submittedAt + UInt64(configuration.requestTimeout * 1e9) : nil
         tokenizers.addOperation { [self] in
+            defer {
+                lock.lock()
+                pendingSubmissions -= 1
+                pendingTokens -= estimate
+                lock.broadcast()
+                lock.unlock()
+            }
             do {
                 let (request, pairs) = try tokenize(input, model: model, deadline: deadline, since: submittedAt,
                                                     completion: completion)
@@ -130,14 +152,22 @@ public final class RerankService: @unchecked Sendable {
         return ticket
     }
 
+    /// An upper estimate of a request's prompt tokens before tokenizing it: a prompt never exceeds the
+    /// budget, and SentencePiece rarely makes more than one token per two bytes of text.
+    private func estimatedTokens(_ input: RerankInput) -> Int {
+        let query = input.query.utf8.count / 2
+        return input.documents.reduce(0) { total, document in
+            total + min(configuration.maxInputTokens, query + document.utf8.count / 2 + 32)
+        }
+    }
+
     /// Stops taking requests; returns once every queued pair has been scored or dropped.
     public func drain() {
         lock.lock()
         draining = true
         lock.broadcast()
-        lock.unlock()
-        tokenizers.waitUntilAllOperationsAreFinished()
-        lock.lock()
+        // Every admitted request is tokenized and queued (or failed) before the batcher may stop.
+        while pendingSubmissions > 0 { lock.wait() }
         stopped = true
         lock.broadcast()
         while batcher != nil { lock.wait() }

@@ -40,6 +40,28 @@ final class PromptEncoderTests: XCTestCase {
         }
     }
 
+    /// Long documents are probed by growing prefixes; the answer must be the one a whole-text search gives.
+    func testLongDocumentsGiveTheWholeTextAnswer() throws {
+        let encoder = try encoder(limit: 64)
+        let tokenizer = try Self.tokenizer.get()
+        // A flood of whitespace that normalises away: the whole passage fits, nothing is cut.
+        let spaced = "alpha" + String(repeating: " ", count: 100_000) + "beta gamma"
+        let prompt = try encoder.encode(query: "q", passage: spaced)
+        XCTAssertEqual(prompt.ids, tokenizer.encode(PromptTemplate.monoT5.render(query: "q", passage: spaced)))
+        XCTAssertFalse(prompt.truncated)
+        // A megabyte in one word: cut inside it, to the longest prefix that fits.
+        let word = String(repeating: "xy", count: 500_000)
+        let cut = try encoder.encode(query: "q", passage: word)
+        XCTAssertEqual(cut.cutBy, [.inputTokens])
+        let kept = (1...2000).first { tokenizer.encode(PromptTemplate.monoT5.render(
+            query: "q", passage: String(word.prefix($0)))).count > 64 }! - 1
+        XCTAssertEqual(cut.ids, tokenizer.encode(PromptTemplate.monoT5.render(query: "q", passage: String(word.prefix(kept)))))
+        XCTAssertThrowsError(try encoder.encode(query: "q", passage: word, truncate: false)) {
+            guard case PromptEncodingError.passageTooLong(let tokens, 64) = $0 else { return XCTFail("\($0)") }
+            XCTAssertGreaterThan(tokens, 64)
+        }
+    }
+
     func testOneHugeWordIsCutInsideTheWord() throws {
         let prompt = try encoder(limit: 48).encode(query: "q", passage: String(repeating: "abcdefgh", count: 200))
         XCTAssertTrue(prompt.truncated)

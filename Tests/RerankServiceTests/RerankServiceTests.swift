@@ -115,6 +115,50 @@ final class RerankServiceTests: XCTestCase {
         XCTAssertEqual(busy.wait(timeout: .now() + 120), .success)
     }
 
+    /// Requests waiting to be tokenized count at admission: a burst of large requests meets 429 at once.
+    func testAdmissionCountsRequestsNotYetTokenized() throws {
+        let service = try makeService { $0.maxQueuedTokens = 2000; $0.tokenizerThreads = 1 }
+        let large = Array(repeating: String(repeating: "many words about rainbows ", count: 40), count: 50)
+        var admitted = 0, refused = 0
+        let finished = DispatchGroup()
+        for _ in 0..<20 {
+            do {
+                finished.enter()
+                try service.submit(RerankInput(query: "q", documents: large)) { _ in finished.leave() }
+                admitted += 1
+            } catch RerankError.overloaded {
+                finished.leave()
+                refused += 1
+            }
+        }
+        // One request's estimate (50 x ~512 tokens) is over the limit on its own, so only the first gets in.
+        XCTAssertEqual(admitted, 1)
+        XCTAssertEqual(refused, 19)
+        XCTAssertEqual(finished.wait(timeout: .now() + 300), .success)
+    }
+
+    /// Submissions racing a drain either are refused or complete; none is left waiting.
+    func testSubmitRacingDrainNeverHangs() throws {
+        for _ in 0..<5 {
+            let service = try makeService()
+            let outcomes = DispatchGroup(), submitting = DispatchGroup()
+            DispatchQueue.global().async(group: submitting) {
+                DispatchQueue.concurrentPerform(iterations: 40) { _ in
+                    outcomes.enter()
+                    do {
+                        try service.submit(RerankInput(query: "q", documents: ["a", "b"])) { _ in outcomes.leave() }
+                    } catch {
+                        outcomes.leave()
+                    }
+                }
+            }
+            usleep(200)
+            service.drain()
+            XCTAssertEqual(submitting.wait(timeout: .now() + 60), .success)
+            XCTAssertEqual(outcomes.wait(timeout: .now() + 60), .success, "a submission was left hanging")
+        }
+    }
+
     func testFullQueueRefusesWholeRequests() throws {
         let service = try makeService { $0.maxQueuedTokens = 1; $0.maxBatchPairs = 8 }
         let finished = DispatchSemaphore(value: 0)
@@ -160,6 +204,63 @@ final class RerankServiceTests: XCTestCase {
         guard case .failure(let error)? = badOutcome else { return XCTFail("bad model was accepted") }
         XCTAssertTrue("\(error)".contains("/nonexistent/model"), "\(error)")
         XCTAssertEqual(service.model.directory, URL(fileURLWithPath: Self.demo).standardizedFileURL.path)
+    }
+
+    /// Swapping under load to a model that scores differently: a request queued before the swap finishes
+    /// on the model that tokenized it, every response is wholly one model's, and requests after the swap
+    /// see the new model.
+    func testHotSwapToADifferentModelKeepsEachRequestOnOneModel() throws {
+        let service = try makeService()
+        let other = ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/demo_v5_fresh").path
+        let old = try Self.model.get().scorer
+        let new = try ModelLoader.load(directory: other, template: .monoT5, maxInputTokens: 512).scorer
+        let probe = Array(documents.prefix(5))
+        let oldScores = try old.rawScores(query: "rainbows", documents: probe)
+        let newScores = try new.rawScores(query: "rainbows", documents: probe)
+        XCTAssertTrue(zip(oldScores, newScores).allSatisfy { abs($0 - $1) > 1e-3 }, "the two models must score apart")
+        func matches(_ scores: [Float], _ reference: [Float]) -> Bool {
+            zip(scores, reference).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }
+        }
+
+        // A large request queued on the old model, so the swap lands while its pairs wait.
+        let big = Array(repeating: probe, count: 60).flatMap { $0 }
+        let bigDone = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var bigOutcome: Result<RerankOutput, RerankError>?
+        try service.submit(RerankInput(query: "rainbows", documents: big)) { bigOutcome = $0; bigDone.signal() }
+        let start = Date()
+        while service.queueDepth.pairs == 0, bigOutcome == nil, Date().timeIntervalSince(start) < 30 { usleep(500) }
+
+        let clients = 3
+        nonisolated(unsafe) var mixed = 0, sawOld = 0, sawNew = 0
+        let lock = NSLock()
+        let group = DispatchGroup()
+        for _ in 0..<clients {
+            DispatchQueue.global().async(group: group) { [self] in
+                for _ in 0..<8 {
+                    guard let output = try? rerank(service, RerankInput(query: "rainbows", documents: probe)).get() else {
+                        lock.lock(); mixed += 1; lock.unlock(); continue
+                    }
+                    lock.lock()
+                    if matches(output.rawScores, oldScores) { sawOld += 1 }
+                    else if matches(output.rawScores, newScores) { sawNew += 1 }
+                    else { mixed += 1 }
+                    lock.unlock()
+                }
+            }
+        }
+        let swapped = DispatchSemaphore(value: 0)
+        service.reload(directory: other) { if case .success = $0 { swapped.signal() } }
+        XCTAssertEqual(swapped.wait(timeout: .now() + 60), .success)
+        let after = try rerank(service, RerankInput(query: "rainbows", documents: probe)).get()
+        XCTAssertTrue(matches(after.rawScores, newScores), "\(after.rawScores) vs \(newScores)")
+
+        XCTAssertEqual(group.wait(timeout: .now() + 300), .success)
+        XCTAssertEqual(bigDone.wait(timeout: .now() + 300), .success)
+        let bigScores = try XCTUnwrap(bigOutcome).get().rawScores
+        XCTAssertTrue(matches(bigScores, Array(repeating: oldScores, count: 60).flatMap { $0 }),
+                      "the request queued before the swap must finish on the old model")
+        XCTAssertEqual(mixed, 0, "every response is wholly one model's")
+        XCTAssertEqual(sawOld + sawNew, clients * 8)
     }
 
     func testDrainedServiceRefusesNewRequests() throws {
