@@ -63,7 +63,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rerankd", dependencies: [
-            "HTTPServer", "RerankAPI", "RerankService", "Ranking",
+            "HTTPServer", "RerankAPI", "RerankService", "Ranking", "T5",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -21,16 +21,19 @@ public enum T5InputError: Error, Equatable, CustomStringConvertible {
 /// of a few vocabulary entries after a short decoder prefix.
 public final class T5Model: @unchecked Sendable {
     /// How a batch uses the cores. Measured on 2 cores, `.sequences` is the faster (see docs/BENCHMARKS.md).
+    /// The BLAS thread count each mode expects is set once per process with `CPUBudget.configureBLAS`.
     public enum Parallelism: Sendable {
-        /// One sequence per core at a time, each with single-threaded BLAS (Dispatch workers, no oversubscription).
+        /// One sequence per worker at a time, each with single-threaded BLAS (no oversubscription).
         case sequences
-        /// Sequences one after another, each GEMM spread over all cores by OpenBLAS.
+        /// Sequences one after another, each GEMM spread over the cores by OpenBLAS.
         case blas
     }
 
     public let config: T5Config
     /// Set before the model is shared between threads.
     public var parallelism: Parallelism = .sequences
+    /// Workers of `.sequences` mode; set before the model is shared between threads.
+    public var workers = CPUBudget.cores
     /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
     /// activation memory while keeping GEMMs tall enough to amortise streaming the weights.
     var maxPackRows = 2048
@@ -110,8 +113,7 @@ public final class T5Model: @unchecked Sendable {
         let lengths = inputs.map(\.count)
         switch parallelism {
         case .sequences:
-            openblas_set_num_threads(1)
-            let groups = balancedGroups(lengths: lengths, count: ProcessInfo.processInfo.activeProcessorCount)
+            let groups = balancedGroups(lengths: lengths, count: workers)
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
                 DispatchQueue.concurrentPerform(iterations: groups.count) { g in
@@ -122,7 +124,6 @@ public final class T5Model: @unchecked Sendable {
                 }
             }
         case .blas:
-            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
             for chunk in chunked(Array(inputs.indices), lengths: lengths, maxPackRows: maxPackRows) {
                 let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)
                 for (index, logits) in zip(chunk, scored) { results[index] = logits }

@@ -47,7 +47,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = CPUBudget.cores
+        CPUBudget.configureBLAS(threads: threads == .blas ? cores : 1)
         let model: T5Model
         if let directory = self.model {
             model = try T5Model(directory: URL(fileURLWithPath: directory))

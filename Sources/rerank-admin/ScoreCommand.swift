@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ranking
+import T5
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func run() throws {
+        CPUBudget.configureBLAS(threads: 1)
         let scorer = try PointwiseScorer(
             directory: modelOptions.modelDirectory, template: modelOptions.resolveTemplate(),
             maxInputTokens: modelOptions.maxInputTokens)

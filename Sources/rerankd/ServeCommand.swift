@@ -8,6 +8,7 @@ import Prometheus
 import Ranking
 import RerankAPI
 import RerankService
+import T5
 
 struct Rerankd: ParsableCommand {
     static let version = "0.1.0"
@@ -82,6 +83,9 @@ struct Rerankd: ParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(Self.metricsFactory(registry))
         logConfiguration(logger)
+        // Scoring runs one sequence per core with single-threaded BLAS; set once, before any model loads.
+        let blasThreads = CPUBudget.configureBLAS(threads: 1)
+        logger.info("cores", metadata: ["workers": "\(CPUBudget.cores)", "blas_threads": "\(blasThreads)"])
 
         let modelDirectory = try model ?? Self.embeddedDemoModel()
         let promptTemplate = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
@@ -111,6 +115,7 @@ struct Rerankd: ParsableCommand {
                 openAPIDocument: try Self.openAPIDocument(), maxBodyBytes: maxBodyBytes),
             logger: logger, metricsText: { registry.emitToString() })
         var http = HTTPServerConfiguration(host: host, port: port)
+        http.eventLoops = CPUBudget.cores
         http.limits.maxBodyBytes = maxBodyBytes
         http.limits.maxConnections = maxConnections
         let server = HTTPServer(configuration: http, logger: logger, handler: router.handler)
