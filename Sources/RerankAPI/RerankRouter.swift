@@ -14,6 +14,10 @@ public final class RerankRouter: @unchecked Sendable {
     let metricsText: @Sendable () -> String
     let decoder = JSONDecoder()
     let encoder = JSONEncoder()
+    /// Large bodies are decoded here, off the connection's event loop, which serves other connections too.
+    private let decoding = DispatchQueue(label: "rerank.decode", attributes: .concurrent)
+    /// Bodies up to this size decode inline: a queue hop costs more than the decode.
+    static let inlineDecodeBytes = 16 << 10
 
     /// - Parameter metricsText: renders the Prometheus exposition for `/metrics`.
     public init(service: RerankService, configuration: APIConfiguration, logger: Logger,
@@ -60,7 +64,11 @@ public final class RerankRouter: @unchecked Sendable {
             if let key = configuration.apiKey, !exchange.bearerMatches(key) {
                 return exchange.fail(.unauthorized("missing or wrong API key (Authorization: Bearer <key>)"))
             }
-            rerank(route, exchange)
+            if request.body.count <= Self.inlineDecodeBytes {
+                rerank(route, exchange)
+            } else {
+                decoding.async { [self] in rerank(route, exchange) }
+            }
         case .reload:
             guard let token = configuration.adminToken else {
                 return exchange.fail(APIError(status: 403, type: "Forbidden",
