@@ -23,7 +23,8 @@ protocol ConnectionSession: AnyObject {
 /// One accepted socket: non-blocking reads and writes driven by its event loop's Dispatch source,
 /// buffering, deadlines and close. Everything here runs on `queue`.
 final class Connection {
-    enum ReadDeadline: Equatable { case none, head, body, idle, linger }
+    /// `sendWindow`: HTTP/2 responses wait on a flow-control window the peer keeps shut.
+    enum ReadDeadline: Equatable { case none, head, body, idle, linger, sendWindow }
 
     let fd: Int32
     let loop: EventLoop
@@ -203,6 +204,7 @@ final class Connection {
         case .body: span = timeouts.body
         case .idle: span = timeouts.idle
         case .linger: span = .seconds(2)
+        case .sendWindow: span = timeouts.write
         }
         readDeadline = DispatchTime.now().uptimeNanoseconds + span.nanoseconds
     }

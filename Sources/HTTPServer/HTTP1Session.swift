@@ -263,7 +263,7 @@ final class HTTP1Session: ConnectionSession {
             } else {
                 connection.close()
             }
-        case .none, .linger:
+        case .none, .linger, .sendWindow:
             break
         }
     }

@@ -17,6 +17,10 @@ final class HTTP2Session: ConnectionSession {
         var acceptsGzip = false
         var responseBody: [UInt8] = []
         var responseOffset = 0
+        /// Body bytes counted against the connection's and the server's body budgets.
+        var budgetedBodyBytes = 0
+        var receiving: Bool { responder == nil && rejected == nil }
+        var sendingBody: Bool { responseOffset < responseBody.count }
 
         init(id: Int32) {
             self.id = id
@@ -26,6 +30,15 @@ final class HTTP2Session: ConnectionSession {
     private unowned let connection: Connection
     private var session: OpaquePointer?
     private(set) var streams: [Int32: Stream] = [:]
+    /// Request body bytes buffered by this connection's streams still receiving.
+    private var bufferedBodyBytes = 0
+    /// Set by frames that move a request along (HEADERS, DATA) or a response (DATA sent); PINGs and the
+    /// like do not count, so they cannot keep a stalled stream alive.
+    private var requestProgress = false
+    private var responseProgress = false
+    /// Requests completed during one read, run once the whole read is processed: a stream reset in the
+    /// same read (rapid reset) is then never handed to the handler.
+    private var ready: [(Stream, HTTPRequest)] = []
 
     init(connection: Connection) {
         self.connection = connection
@@ -102,17 +115,30 @@ final class HTTP2Session: ConnectionSession {
         }
         connection.inboundStart = connection.inbound.count
         connection.compactInbound()
+        runReady()
         pump()
-        updateReadDeadline(progress: true)
     }
 
-    /// Idle with no streams; while a request is still arriving, the body timeout between reads
-    /// (slow senders); otherwise none, as the handlers are working.
-    private func updateReadDeadline(progress: Bool) {
+    private func runReady() {
+        let completed = ready
+        ready = []
+        for (stream, request) in completed where streams[stream.id] === stream {
+            run(stream, request)
+        }
+    }
+
+    /// Idle with no streams; while a request is still arriving, the body timeout, refreshed only by
+    /// request frames (slow senders); while responses wait on a window the peer keeps shut and nothing is
+    /// queued for the socket, the send-window timeout, refreshed only by body bytes sent; otherwise none,
+    /// as the handlers are working.
+    private func updateReadDeadline() {
+        defer { requestProgress = false; responseProgress = false }
         if streams.isEmpty {
             connection.setReadDeadline(.idle)
-        } else if streams.values.contains(where: { $0.responder == nil && $0.rejected == nil }) {
-            connection.setReadDeadline(.body, refresh: progress)
+        } else if streams.values.contains(where: \.receiving) {
+            connection.setReadDeadline(.body, refresh: requestProgress)
+        } else if !connection.hasPendingOutput, streams.values.contains(where: \.sendingBody) {
+            connection.setReadDeadline(.sendWindow, refresh: responseProgress)
         } else {
             connection.setReadDeadline(.none)
         }
@@ -128,13 +154,23 @@ final class HTTP2Session: ConnectionSession {
     }
 
     func readTimedOut(_ kind: Connection.ReadDeadline) {
-        if kind == .idle || kind == .body {
+        switch kind {
+        case .idle, .body:
             if kind == .body {
                 connection.logger.notice("HTTP/2 request body timed out", metadata: ["fd": "\(connection.fd)"])
             }
             nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
             pump()
             connection.closeWhenDrained = true
+        case .sendWindow:
+            // The peer holds responses hostage by never opening its window: drop them and the connection.
+            connection.logger.notice("HTTP/2 flow-control window stalled: closing", metadata: ["fd": "\(connection.fd)"])
+            cancelAll()
+            nghttp2_session_terminate_session(session, NGHTTP2_FLOW_CONTROL_ERROR.rawValue)
+            pump()
+            connection.closeWhenDrained = true
+        case .none, .head, .linger:
+            break
         }
     }
 
@@ -151,7 +187,11 @@ final class HTTP2Session: ConnectionSession {
     func cancelAll() {
         let open = streams.values
         streams = [:]
-        for stream in open { stream.responder?.cancel() }
+        ready = []
+        for stream in open {
+            releaseBody(stream)
+            stream.responder?.cancel()
+        }
     }
 
     /// Moves frames nghttp2 has ready into the connection's buffer, bounded so big bodies stream.
@@ -166,13 +206,14 @@ final class HTTP2Session: ConnectionSession {
             if n == 0 { break }
             connection.enqueue(UnsafeRawBufferPointer(start: data, count: n))
         }
-        updateReadDeadline(progress: false)
+        updateReadDeadline()
     }
 
     // MARK: Streams (called from the nghttp2 callbacks)
 
     func beginStream(_ id: Int32) {
         streams[id] = Stream(id: id)
+        requestProgress = true
     }
 
     func header(_ id: Int32, name: String, value: String, size: Int) {
@@ -194,12 +235,30 @@ final class HTTP2Session: ConnectionSession {
 
     func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = streams[id], stream.rejected == nil else { return }
-        if stream.body.count + bytes.count > connection.configuration.limits.maxBodyBytes {
+        requestProgress = true
+        let limits = connection.configuration.limits
+        if stream.body.count + bytes.count > limits.maxBodyBytes {
             reject(stream, 413, "request body over the body limit")
             submit(stream, .error(413))
             return
         }
+        guard bufferedBodyBytes + bytes.count <= limits.maxConnectionBodyBytes,
+              connection.server.bodyBudget.take(bytes.count) else {
+            reject(stream, 503, "request bodies in flight over the connection's or the server's budget")
+            submit(stream, .error(503))
+            return
+        }
+        bufferedBodyBytes += bytes.count
+        stream.budgetedBodyBytes += bytes.count
         stream.body.append(contentsOf: bytes)
+    }
+
+    /// Returns a stream's buffered body bytes to the budgets (its body was handed off or dropped).
+    private func releaseBody(_ stream: Stream) {
+        guard stream.budgetedBodyBytes > 0 else { return }
+        bufferedBodyBytes -= stream.budgetedBodyBytes
+        connection.server.bodyBudget.release(stream.budgetedBodyBytes)
+        stream.budgetedBodyBytes = 0
     }
 
     /// The request on `id` is complete (END_STREAM seen).
@@ -213,6 +272,7 @@ final class HTTP2Session: ConnectionSession {
         var request = HTTPRequest(method: stream.method, target: stream.path, version: .http2,
                                   headers: stream.headers, body: stream.body)
         stream.body = []
+        releaseBody(stream)
         stream.acceptsGzip = ContentCoding.acceptsGzip(request.headers.values("accept-encoding"))
         if let coding = request.headers["content-encoding"] {
             do {
@@ -225,11 +285,12 @@ final class HTTP2Session: ConnectionSession {
                 return
             }
         }
-        run(stream, request)
+        ready.append((stream, request))
     }
 
     func streamClosed(_ id: Int32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        releaseBody(stream)
         stream.responder?.cancel()
     }
 
@@ -238,6 +299,7 @@ final class HTTP2Session: ConnectionSession {
         stream.rejected = status
         stream.headers = HTTPHeaders()
         stream.body = []
+        releaseBody(stream)
     }
 
     private func run(_ stream: Stream, _ request: HTTPRequest) {
@@ -300,6 +362,7 @@ final class HTTP2Session: ConnectionSession {
             buffer.update(from: $0.baseAddress! + stream.responseOffset, count: n)
         }
         stream.responseOffset += n
+        if n > 0 { responseProgress = true }
         if stream.responseOffset == stream.responseBody.count {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             stream.responseBody = []

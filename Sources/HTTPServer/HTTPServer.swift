@@ -11,6 +11,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let configuration: HTTPServerConfiguration
     public let logger: Logger
     let handler: HTTPHandler
+    let bodyBudget: BodyBudget
 
     private let lock = NSLock()
     private var state = State.idle
@@ -32,6 +33,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        bodyBudget = BodyBudget(capacity: configuration.limits.maxBufferedBodyBytes)
         let count = max(1, configuration.eventLoops ?? ProcessInfo.processInfo.activeProcessorCount)
         loops = (0..<count).map { EventLoop(label: "HTTPServer.loop\($0)") }
     }
@@ -42,6 +44,9 @@ public final class HTTPServer: @unchecked Sendable {
         defer { lock.unlock() }
         return port
     }
+
+    /// Request body bytes buffered right now by HTTP/2 streams still receiving.
+    public var bufferedBodyBytes: Int { bodyBudget.inUse }
 
     /// Open connections right now.
     public var connectionCount: Int {

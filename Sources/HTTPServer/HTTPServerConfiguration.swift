@@ -15,6 +15,11 @@ public struct HTTPServerConfiguration: Sendable {
         public var maxPipelinedRequests = 16
         /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.
         public var maxConcurrentStreams = 128
+        /// HTTP/2 request bodies buffered at once on one connection (streams still receiving); a stream that
+        /// would go over is refused with 503. Without it, 128 streams x the body limit per connection.
+        public var maxConnectionBodyBytes = 8_000_000
+        /// The same, over all connections of the server.
+        public var maxBufferedBodyBytes = 256_000_000
         /// HTTP/2 stream resets tolerated per second and burst before GOAWAY (rapid reset).
         public var streamResetBurst = 1000
         public var streamResetRatePerSecond = 33
@@ -28,7 +33,8 @@ public struct HTTPServerConfiguration: Sendable {
         public var body: Duration = .seconds(30)
         /// Keep-alive idle time between requests (and HTTP/2 idle time with no open stream).
         public var idle: Duration = .seconds(60)
-        /// Time a pending write may make no progress (slow readers).
+        /// Time a pending write may make no progress (slow readers), and time an HTTP/2 response may wait
+        /// on a flow-control window the peer never opens.
         public var write: Duration = .seconds(30)
         public init() {}
     }

@@ -70,6 +70,52 @@ final class PythonClientTests: XCTestCase {
         XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5)
     }
 
+    /// A client that never opens its flow-control window cannot pin response bodies: the connection is
+    /// closed after the write timeout.
+    func testH2ZeroWindowIsTimedOut() throws {
+        let server = try TestServer { $0.timeouts.write = .milliseconds(500) }
+        let result = run("zero-window", String(server.port))
+        XCTAssertTrue(result["goaway"] is [Int] || result["closed"] as? Bool == true, "\(result)")
+        XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5, "\(result)")
+        XCTAssertEqual(server.server.bufferedBodyBytes, 0)
+    }
+
+    /// Streams that hold request bodies open count against the connection's budget; beyond it new
+    /// bodies get 503, and the bytes are returned when the connection goes.
+    func testH2HeldBodiesAreBoundedPerConnection() throws {
+        let server = try TestServer { $0.limits.maxConnectionBodyBytes = 1_000_000 }
+        let result = run("held-bodies", String(server.port))
+        XCTAssertEqual(result["streams"] as? Int, 40, "\(result)")
+        // 1 MB holds 10 bodies of 100 kB; the 11th is the first refused.
+        XCTAssertEqual(result["first_refused"] as? Int, 10, "\(result)")
+        XCTAssertEqual(result["refused"] as? Int, 30, "\(result)")
+        let deadline = Date().addingTimeInterval(5)
+        while server.server.bufferedBodyBytes > 0, Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(server.server.bufferedBodyBytes, 0)
+    }
+
+    /// PINGs are not request progress: a body that stops arriving times out whatever else the client sends.
+    func testH2PingsDoNotKeepAStalledBodyAlive() throws {
+        let server = try TestServer { $0.timeouts.body = .milliseconds(500) }
+        let result = run("ping-keeps-body", String(server.port))
+        XCTAssertTrue(result["goaway"] is [Int] || result["closed"] as? Bool == true, "\(result)")
+        XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5, "\(result)")
+    }
+
+    /// A request reset in the same read as its end never reaches the handler (rapid reset costs no work).
+    func testH2RequestsResetInTheSameReadAreNotRun() throws {
+        nonisolated(unsafe) var counted = 0
+        let lock = NSLock()
+        let server = try TestServer { _ in } handler: { request, responder in
+            if request.path == "/counted" { lock.lock(); counted += 1; lock.unlock() }
+            TestServer.echo(request, responder)
+        }
+        let result = run("reset-in-same-read", String(server.port))
+        XCTAssertEqual(result["after"] as? String, "200", "\(result)")
+        lock.lock(); defer { lock.unlock() }
+        XCTAssertEqual(counted, 0)
+    }
+
     func testH2StreamResetCancelsTheHandler() throws {
         let cancelled = expectation(description: "onCancel")
         let server = try TestServer { _ in } handler: { request, responder in

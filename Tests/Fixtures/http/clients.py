@@ -159,10 +159,81 @@ def slow_body_mode(port):
     return {"goaway": c.goaway, "seconds": round(time.time() - started, 2)}
 
 
+def zero_window_mode(port):
+    """Never opens its window (SETTINGS_INITIAL_WINDOW_SIZE 0) and asks for bodies: the server must give up."""
+    c = H2(port, window=0)
+    ids = [c.request("/big") for _ in range(32)]
+    started = time.time()
+    c.wait(lambda: c.goaway is not None, timeout=15)
+    return {"goaway": c.goaway, "closed": c.closed, "headers": sum(1 for sid in ids if sid in c.headers),
+            "seconds": round(time.time() - started, 2)}
+
+
+def held_bodies_mode(port):
+    """Opens streams with 100 kB of body each and never ends them; the later ones must be refused."""
+    c = H2(port)
+    ids = []
+    for _ in range(40):
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":path", "/held"), (":scheme", "http"),
+                                  (":authority", "test")], end_stream=False)
+        c.flush()
+        body = b"x" * 100_000
+        offset = 0
+        while offset < len(body) and sid not in c.headers and sid not in c.reset and not c.closed:
+            window = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size, len(body) - offset)
+            if window == 0:
+                c.pump()
+                continue
+            c.conn.send_data(sid, body[offset:offset + window])
+            offset += window
+            c.flush()
+        ids.append(sid)
+    c.sock.settimeout(0.5)
+    c.pump()
+    refused = [sid for sid in ids if c.headers.get(sid, {}).get(":status") == "503"]
+    return {"streams": len(ids), "refused": len(refused), "first_refused": ids.index(refused[0]) if refused else None}
+
+
+def ping_keeps_body_mode(port):
+    """A stalled request body with PINGs arriving all the while: PINGs are no progress, the body times out."""
+    c = H2(port)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/slow-body"), (":scheme", "http"),
+                              (":authority", "test")], end_stream=False)
+    c.conn.send_data(sid, b"partial")
+    c.flush()
+    started = time.time()
+    c.sock.settimeout(0.1)
+    while c.goaway is None and not c.closed and time.time() - started < 10:
+        try:
+            c.conn.ping(b"12345678")
+            c.flush()
+        except (BrokenPipeError, ConnectionResetError, h2.exceptions.ProtocolError):
+            break
+        c.pump()
+    return {"goaway": c.goaway, "closed": c.closed, "seconds": round(time.time() - started, 2)}
+
+
+def reset_in_same_read_mode(port):
+    """Requests each reset in the same write as its HEADERS: none should reach the handler."""
+    c = H2(port)
+    for _ in range(20):
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "GET"), (":path", "/counted"), (":scheme", "http"),
+                                  (":authority", "test")], end_stream=True)
+        c.conn.reset_stream(sid)
+    c.flush()
+    after = c.request("/after")
+    c.wait(lambda: after in c.ended)
+    return {"after": c.headers.get(after, {}).get(":status")}
+
+
 if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
     modes = {"httpx": httpx_mode, "concurrent": concurrent_mode, "rapid-reset": rapid_reset_mode,
              "header-flood": header_flood_mode, "reset-one": reset_one_mode,
-             "slow-body": slow_body_mode}
+             "slow-body": slow_body_mode, "zero-window": zero_window_mode, "held-bodies": held_bodies_mode,
+             "ping-keeps-body": ping_keeps_body_mode, "reset-in-same-read": reset_in_same_read_mode}
     result = modes[mode](target if mode == "httpx" else int(target))
     print(json.dumps(result), flush=True)
