@@ -8,6 +8,13 @@ import XCTest
 /// Scores of checkpoints written by transformers 4.x and 5.x against the scores transformers computed
 /// (Tests/Fixtures/ranking, made by Scripts/fixtures/make_demo_model.py and make_transformers5_fixtures.py).
 final class PointwiseScorerTests: XCTestCase {
+    /// As the executables do at start: one sequence per worker, single-threaded BLAS (the invariance
+    /// bounds hold for that setting).
+    override class func setUp() {
+        super.setUp()
+        CPUBudget.configureBLAS(threads: 1)
+    }
+
     static let demo = ParityFixtures.root.appendingPathComponent("Models/demo", isDirectory: true)
     static let model = Result { try T5Model(directory: demo) }
     static let tokenizer = Result { try SentencePieceTokenizer(directory: demo) }

@@ -3,10 +3,18 @@ import Foundation
 import Logging
 import ParityFixtures
 import Ranking
+import T5
 import XCTest
 @testable import RerankService
 
 final class RerankServiceTests: XCTestCase {
+    /// As the executables do at start: one sequence per worker, single-threaded BLAS (the invariance
+    /// bounds hold for that setting).
+    override class func setUp() {
+        super.setUp()
+        CPUBudget.configureBLAS(threads: 1)
+    }
+
     static let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Models/demo").path
     static let model = Result { try ModelLoader.load(directory: demo, template: .monoT5, maxInputTokens: 512) }

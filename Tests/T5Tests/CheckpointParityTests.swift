@@ -5,6 +5,13 @@ import XCTest
 /// Committed tiny random checkpoints (odd shapes, every dtype, sharded, relu, tied) against transformers;
 /// `tiny_*` written and scored by transformers 4.46, `v5_*` by transformers 5.23.
 final class CheckpointParityTests: XCTestCase {
+    /// As the executables do at start: one sequence per worker, single-threaded BLAS (the invariance
+    /// bounds hold for that setting).
+    override class func setUp() {
+        super.setUp()
+        CPUBudget.configureBLAS(threads: 1)
+    }
+
     @discardableResult
     private func checkParity(_ name: String) throws -> T5Model {
         let model = try T5Model(directory: Fixtures.directory.appendingPathComponent(name))

@@ -5,6 +5,13 @@ import XCTest
 /// regenerated here; only transformers' logits are committed. Inputs include length 1 and one longer than
 /// relative_attention_max_distance (128).
 final class FlanT5SmallShapeTests: XCTestCase {
+    /// As the executables do at start: one sequence per worker, single-threaded BLAS (the invariance
+    /// bounds hold for that setting).
+    override class func setUp() {
+        super.setUp()
+        CPUBudget.configureBLAS(threads: 1)
+    }
+
     func testParityWithTransformers() throws {
         let expected = try Fixtures.expected("flan_t5_small_prng.json")
         let config = T5Config(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 1024, numHeads: 6, numLayers: 8,
