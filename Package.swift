@@ -7,7 +7,7 @@ let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configura
 
 let package = Package(
     name: "rerank",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rerankd", targets: ["rerankd"]),
         .executable(name: "rerank-admin", targets: ["rerank-admin"]),
@@ -92,5 +92,5 @@ let package = Package(
         // Runs the built rerankd and rerank-admin binaries as processes.
         .testTarget(name: "ExecutableTests", dependencies: ["ParityFixtures"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

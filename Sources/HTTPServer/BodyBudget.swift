@@ -1,11 +1,10 @@
-import Foundation
+import Synchronization
 
 /// Request body bytes buffered across every connection of a server, against one cap: many connections
 /// each within their own limits must not add up to more memory than the process may spend on bodies.
-final class BodyBudget: @unchecked Sendable {  // a counter under a lock
-    private let lock = NSLock()
+final class BodyBudget: Sendable {
     private let capacity: Int
-    private var used = 0
+    private let used = Mutex(0)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -13,22 +12,16 @@ final class BodyBudget: @unchecked Sendable {  // a counter under a lock
 
     /// Takes `bytes` if they fit; false (and nothing taken) when they do not.
     func take(_ bytes: Int) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard used + bytes <= capacity else { return false }
-        used += bytes
-        return true
+        used.withLock { used in
+            guard used + bytes <= capacity else { return false }
+            used += bytes
+            return true
+        }
     }
 
     func release(_ bytes: Int) {
-        lock.lock()
-        used -= bytes
-        lock.unlock()
+        used.withLock { $0 -= bytes }
     }
 
-    var inUse: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return used
-    }
+    var inUse: Int { used.withLock { $0 } }
 }

@@ -21,8 +21,9 @@ protocol ConnectionSession: AnyObject {
 }
 
 /// One accepted socket: non-blocking reads and writes driven by its event loop's Dispatch source,
-/// buffering, deadlines and close. Everything here runs on `queue`.
-final class Connection {
+/// buffering, deadlines and close. Everything here runs on `queue`; unchecked Sendable because other
+/// threads only hop onto that serial queue (`connection.queue.async { ... }`), never touch state directly.
+final class Connection: @unchecked Sendable {
     /// `sendWindow`: HTTP/2 responses wait on a flow-control window the peer keeps shut.
     enum ReadDeadline: Equatable { case none, head, body, idle, linger, sendWindow }
 

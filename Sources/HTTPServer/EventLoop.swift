@@ -7,7 +7,8 @@ import Glibc
 /// A serial queue that owns a set of connections. Their sockets sit in one epoll set, and a single
 /// DispatchSource on that set's descriptor wakes the queue: one Dispatch event then serves every
 /// ready connection, instead of one event (and two re-arming syscalls) per connection per request.
-final class EventLoop {
+/// Unchecked: its state is touched only on `queue` (other threads only enqueue work onto it).
+final class EventLoop: @unchecked Sendable {
     let queue: DispatchQueue
     private let epoll: Int32
     private var source: DispatchSourceRead?

@@ -3,7 +3,9 @@ import CNGHTTP2
 /// HTTP/2 (RFC 9113) on a connection through an nghttp2 server session: requests are collected per
 /// stream, handed to the handler when the stream's request ends, and answered on any thread.
 final class HTTP2Session: ConnectionSession {
-    final class Stream {
+    /// Unchecked Sendable: confined to the connection's queue like the session (responders capture it
+    /// only to compare identity after hopping onto that queue).
+    final class Stream: @unchecked Sendable {
         let id: Int32
         var headers = HTTPHeaders()
         var method = ""

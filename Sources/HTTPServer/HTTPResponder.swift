@@ -1,15 +1,19 @@
 import Foundation
+import Synchronization
 
 /// Completes one request. `respond` may be called once, from any thread, at any later time; the
 /// handler may also learn that the client went away (`isCancelled`, `onCancel`) and drop its work.
-public final class HTTPResponder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var responded = false
-    private var cancelled = false
-    private var cancelHandlers: [@Sendable () -> Void] = []
-    /// Set while the handler runs on the connection's queue, so a synchronous `respond` skips a queue hop.
-    private var inlineThread: pthread_t?
-    private var inlineResponse: HTTPResponse?
+public final class HTTPResponder: Sendable {
+    private struct State {
+        var responded = false
+        var cancelled = false
+        var cancelHandlers: [@Sendable () -> Void] = []
+        /// Set while the handler runs on the connection's queue, so a synchronous `respond` skips a queue hop.
+        var inlineThread: pthread_t?
+        var inlineResponse: HTTPResponse?
+    }
+
+    private let state = Mutex(State())
     private let deliver: @Sendable (HTTPResponse) -> Void
 
     init(deliver: @escaping @Sendable (HTTPResponse) -> Void) {
@@ -18,66 +22,51 @@ public final class HTTPResponder: @unchecked Sendable {
 
     /// Sends the response. Later calls, and calls after cancellation, are ignored.
     public func respond(_ response: HTTPResponse) {
-        lock.lock()
-        if responded || cancelled {
-            lock.unlock()
-            return
+        let deliverNow = state.withLock { state -> Bool in
+            if state.responded || state.cancelled { return false }
+            state.responded = true
+            state.cancelHandlers = []
+            if let thread = state.inlineThread, pthread_equal(thread, pthread_self()) != 0 {
+                state.inlineResponse = response
+                return false
+            }
+            return true
         }
-        responded = true
-        cancelHandlers = []
-        if let thread = inlineThread, pthread_equal(thread, pthread_self()) != 0 {
-            inlineResponse = response
-            lock.unlock()
-            return
-        }
-        lock.unlock()
-        deliver(response)
+        if deliverNow { deliver(response) }
     }
 
     /// True once the client has gone away (connection closed, stream reset, server forced down).
-    public var isCancelled: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelled
-    }
+    public var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     /// Runs `body` once when the request is cancelled (at once if it already is). Never runs after a
     /// response was sent.
     public func onCancel(_ body: @escaping @Sendable () -> Void) {
-        lock.lock()
-        if cancelled {
-            lock.unlock()
-            body()
-            return
+        let runNow = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            if !state.responded { state.cancelHandlers.append(body) }
+            return false
         }
-        if !responded { cancelHandlers.append(body) }
-        lock.unlock()
+        if runNow { body() }
     }
 
     /// Calls the handler on the current thread; returns the response if it answered synchronously.
     func run(_ handler: HTTPHandler, _ request: HTTPRequest) -> HTTPResponse? {
-        lock.lock()
-        inlineThread = pthread_self()
-        lock.unlock()
+        state.withLock { $0.inlineThread = pthread_self() }
         handler(request, self)
-        lock.lock()
-        inlineThread = nil
-        let response = inlineResponse
-        inlineResponse = nil
-        lock.unlock()
-        return response
+        return state.withLock { state in
+            state.inlineThread = nil
+            defer { state.inlineResponse = nil }
+            return state.inlineResponse
+        }
     }
 
     func cancel() {
-        lock.lock()
-        if responded || cancelled {
-            lock.unlock()
-            return
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            if state.responded || state.cancelled { return [] }
+            state.cancelled = true
+            defer { state.cancelHandlers = [] }
+            return state.cancelHandlers
         }
-        cancelled = true
-        let handlers = cancelHandlers
-        cancelHandlers = []
-        lock.unlock()
         for body in handlers { body() }
     }
 }

@@ -4,7 +4,8 @@ import Logging
 
 /// A general-purpose HTTP/1.1 and h2c server on non-blocking POSIX sockets driven by Dispatch.
 /// Connections are spread over a few serial queues; handlers are called there and may answer later
-/// from any thread.
+/// from any thread. Unchecked Sendable: the connection table and state are guarded by `lock`, the listener
+/// and accept source are touched only on the `control` queue.
 public final class HTTPServer: @unchecked Sendable {
     private enum State { case idle, running, draining, stopped }
 

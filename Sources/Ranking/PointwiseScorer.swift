@@ -3,7 +3,7 @@ import SentencePiece
 import T5
 
 /// A pointwise reranker: one encoder pass and one decoder step per (query, document).
-public final class PointwiseScorer: @unchecked Sendable {
+public final class PointwiseScorer: Sendable {
     public let model: T5Model
     public let encoder: PromptEncoder
     public var template: PromptTemplate { encoder.template }

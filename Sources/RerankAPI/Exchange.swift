@@ -6,6 +6,8 @@ import Metrics
 
 /// One request on its way through the router: sends the response once, then writes the access-log
 /// line and the request metrics.
+/// Unchecked Sendable: `route` and `documents` are set on the connection thread before the request is
+/// handed on, and only read after; the responder is thread-safe.
 final class Exchange: @unchecked Sendable {
     let request: HTTPRequest
     let responder: HTTPResponder

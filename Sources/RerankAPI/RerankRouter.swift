@@ -7,7 +7,7 @@ import Ranking
 import RerankService
 
 /// Routes HTTP requests to the rerank service: JSON in and out, auth, access log, metrics.
-public final class RerankRouter: @unchecked Sendable {
+public final class RerankRouter: Sendable {
     let service: RerankService
     let configuration: APIConfiguration
     let logger: Logger

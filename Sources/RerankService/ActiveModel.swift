@@ -2,7 +2,7 @@ import Foundation
 import Ranking
 
 /// A loaded, validated model with what `/info` reports about it.
-public final class ActiveModel: @unchecked Sendable {
+public final class ActiveModel: Sendable {
     public let scorer: PointwiseScorer
     public let directory: String
     /// SHA-256 of the weight files, in file-name order, hex.

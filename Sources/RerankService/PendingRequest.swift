@@ -1,8 +1,9 @@
 import Dispatch
 import Ranking
 
-/// Book-keeping for one submitted request while its pairs wait and run. Guarded by the service lock.
-final class PendingRequest {
+/// Book-keeping for one submitted request while its pairs wait and run. Unchecked Sendable: every
+/// mutable field is read and written only under the service lock.
+final class PendingRequest: @unchecked Sendable {
     let model: ActiveModel
     let deadline: UInt64?
     let enqueuedAt: UInt64
@@ -10,7 +11,7 @@ final class PendingRequest {
     let truncatedDocuments: Int
     let truncatedBy: [PassageLimit: Int]
     let promptTokens: Int
-    let completion: (Result<RerankOutput, RerankError>) -> Void
+    let completion: @Sendable (Result<RerankOutput, RerankError>) -> Void
     var scores: [Float]
     var remaining: Int
     var firstBatchAt: UInt64?
@@ -21,7 +22,7 @@ final class PendingRequest {
 
     init(model: ActiveModel, documents: Int, deadline: UInt64?, enqueuedAt: UInt64, tokenizationSeconds: Double,
          truncatedDocuments: Int, truncatedBy: [PassageLimit: Int], promptTokens: Int,
-         completion: @escaping (Result<RerankOutput, RerankError>) -> Void) {
+         completion: @escaping @Sendable (Result<RerankOutput, RerankError>) -> Void) {
         self.model = model
         self.deadline = deadline
         self.enqueuedAt = enqueuedAt
@@ -60,7 +61,7 @@ struct PendingPair {
 }
 
 /// Cancels a submitted request: its waiting pairs are dropped before they cost compute.
-/// Its state is guarded by the service lock.
+/// Unchecked Sendable: its state is read and written only under the service lock.
 public final class RerankTicket: @unchecked Sendable {
     private weak var service: RerankService?
     var request: PendingRequest?

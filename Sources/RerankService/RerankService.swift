@@ -6,7 +6,8 @@ import Metrics
 import Ranking
 
 /// The middle of the server: one queue of (query, document) pairs across all requests, and one
-/// batcher thread that feeds the inference core. Knows nothing of HTTP.
+/// batcher thread that feeds the inference core. Knows nothing of HTTP. Unchecked Sendable: the queue and
+/// every counter are guarded by `lock` (a condition the batcher thread waits on), the rest is immutable.
 public final class RerankService: @unchecked Sendable {
     public let configuration: ServiceConfiguration
     private let logger: Logger
@@ -73,7 +74,7 @@ public final class RerankService: @unchecked Sendable {
     /// Loads `directory` (the active model's directory when nil) off the serving path, validates it,
     /// and swaps it in. A model that fails to load is reported and the active one keeps serving.
     /// Reloads run one at a time, in order.
-    public func reload(directory: String? = nil, completion: @escaping (Result<ActiveModel, Error>) -> Void) {
+    public func reload(directory: String? = nil, completion: @escaping @Sendable (Result<ActiveModel, Error>) -> Void) {
         reloads.async { [self] in
             let current = model
             let target = directory ?? current.directory
@@ -97,7 +98,7 @@ public final class RerankService: @unchecked Sendable {
     /// Validates, tokenizes and enqueues a request; `completion` runs once, on another thread.
     /// Throws right away for a request that is refused before it costs anything.
     @discardableResult
-    public func submit(_ input: RerankInput, completion: @escaping (Result<RerankOutput, RerankError>) -> Void)
+    public func submit(_ input: RerankInput, completion: @escaping @Sendable (Result<RerankOutput, RerankError>) -> Void)
         throws(RerankError) -> RerankTicket
     {
         if input.query.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
@@ -190,7 +191,7 @@ public final class RerankService: @unchecked Sendable {
     }
 
     private func tokenize(_ input: RerankInput, model: ActiveModel, deadline: UInt64?, since start: UInt64,
-                          completion: @escaping (Result<RerankOutput, RerankError>) -> Void) throws
+                          completion: @escaping @Sendable (Result<RerankOutput, RerankError>) -> Void) throws
         -> (request: PendingRequest, pairs: [PendingPair])
     {
         var prompts: [[Int32]] = []

@@ -1,9 +1,10 @@
 import Dispatch
 import Foundation
 import Metrics
+import Synchronization
 
 /// The service's metrics, through the swift-metrics API (the server picks the backend).
-final class ServiceMetrics: @unchecked Sendable {
+final class ServiceMetrics: Sendable {
     private let queueDuration = Metrics.Timer(label: "rerank_queue_duration_seconds")
     private let inferenceDuration = Metrics.Timer(label: "rerank_inference_duration_seconds")
     private let tokenizationDuration = Metrics.Timer(label: "rerank_tokenization_duration_seconds")
@@ -18,14 +19,13 @@ final class ServiceMetrics: @unchecked Sendable {
     private let droppedTimedOut = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "timeout")])
     private let droppedCancelled = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "cancelled")])
 
-    private let lock = NSLock()
-    private var modelInfo: Gauge?
-    private var throughput: (tokens: Int, nanoseconds: UInt64) = (0, 0)
+    private let modelInfo = Mutex<Gauge?>(nil)
+    private let throughput = Mutex<(tokens: Int, nanoseconds: UInt64)>((0, 0))
 
     /// Prompt tokens per second over the recent batches (an exponentially weighted window).
     var recentTokensPerSecond: Double {
-        lock.lock(); defer { lock.unlock() }
-        return throughput.nanoseconds == 0 ? 0 : Double(throughput.tokens) / (Double(throughput.nanoseconds) / 1e9)
+        let (tokens, nanoseconds) = throughput.withLock { $0 }
+        return nanoseconds == 0 ? 0 : Double(tokens) / (Double(nanoseconds) / 1e9)
     }
 
     func queueChanged(pairs: Int, tokens: Int) {
@@ -37,9 +37,7 @@ final class ServiceMetrics: @unchecked Sendable {
         batchSize.record(pairs)
         batchTokens.record(tokens)
         batchDuration.recordNanoseconds(Int64(nanoseconds))
-        lock.lock()
-        throughput = (throughput.tokens * 3 / 4 + tokens, throughput.nanoseconds * 3 / 4 + nanoseconds)
-        lock.unlock()
+        throughput.withLock { $0 = ($0.tokens * 3 / 4 + tokens, $0.nanoseconds * 3 / 4 + nanoseconds) }
     }
 
     func requestScored(_ output: RerankOutput) {
@@ -57,10 +55,10 @@ final class ServiceMetrics: @unchecked Sendable {
     func modelActive(_ model: ActiveModel) {
         let gauge = Gauge(label: "rerank_model_info", dimensions: [
             ("name", model.name), ("sha256", model.weightsSHA256), ("template", model.scorer.template.name)])
-        lock.lock()
-        let previous = modelInfo
-        modelInfo = gauge
-        lock.unlock()
+        let previous = modelInfo.withLock { info in
+            defer { info = gauge }
+            return info
+        }
         previous?.record(0)
         gauge.record(1)
     }

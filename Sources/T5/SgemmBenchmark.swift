@@ -17,12 +17,13 @@ public enum SgemmBenchmark {
     /// `blasThreads` threads.
     public static func rate(m: Int, n: Int, k: Int, repetitions: Int, concurrent: Int, blasThreads: Int) -> Rate {
         openblas_set_num_threads(Int32(concurrent > 1 ? 1 : blasThreads))
-        let operands = (0..<concurrent).map { _ in
+        // Each worker uses only its own operand.
+        nonisolated(unsafe) let operands = (0..<concurrent).map { _ in
             (a: [Float](repeating: 0.01, count: m * k), b: [Float](repeating: 0.02, count: n * k),
              c: UnsafeMutablePointer<Float>.allocate(capacity: m * n))
         }
         defer { operands.forEach { $0.c.deallocate() } }
-        func run(_ index: Int) {
+        @Sendable func run(_ index: Int) {
             let operand = operands[index]
             for _ in 0..<repetitions {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),

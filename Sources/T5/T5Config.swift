@@ -126,7 +126,7 @@ public struct T5Config: Equatable, Sendable {
     /// Upper bounds far above any published T5 (mT5-xxl: vocab 250112, d_model 4096, d_ff 10240, 64 heads,
     /// 24 layers; byT5 up to 36 layers), so a config.json can never make the loader compute or allocate
     /// something absurd.
-    static let bounds: [(key: String, value: KeyPath<T5Config, Int>, max: Int)] = [
+    nonisolated(unsafe) static let bounds: [(key: String, value: KeyPath<T5Config, Int>, max: Int)] = [  // immutable
         ("vocab_size", \.vocabSize, 1 << 21), ("d_model", \.dModel, 1 << 15), ("d_kv", \.dKV, 1 << 12),
         ("d_ff", \.dFF, 1 << 17), ("num_heads", \.numHeads, 1 << 9), ("num_layers", \.numLayers, 1 << 9),
         ("num_decoder_layers", \.numDecoderLayers, 1 << 9),

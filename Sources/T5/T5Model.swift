@@ -18,7 +18,8 @@ public enum T5InputError: Error, Equatable, CustomStringConvertible {
 }
 
 /// A T5 encoder-decoder held in one contiguous fp32 parameter block, scoring token sequences by the logits
-/// of a few vocabulary entries after a short decoder prefix.
+/// of a few vocabulary entries after a short decoder prefix. Unchecked Sendable: the parameter block is
+/// written only during init, and the tuning properties are set before the model is shared.
 public final class T5Model: @unchecked Sendable {
     /// How a batch uses the cores. Measured on 2 cores, `.sequences` is the faster (see docs/BENCHMARKS.md).
     /// The BLAS thread count each mode expects is set once per process with `CPUBudget.configureBLAS`.
@@ -115,7 +116,8 @@ public final class T5Model: @unchecked Sendable {
         case .sequences:
             let groups = balancedGroups(lengths: lengths, count: workers)
             results.withUnsafeMutableBufferPointer { out in
-                let out = out
+                // Each worker writes only the slots of its own group: disjoint, so no race.
+                nonisolated(unsafe) let out = out
                 DispatchQueue.concurrentPerform(iterations: groups.count) { g in
                     for chunk in chunked(groups[g], lengths: lengths, maxPackRows: maxPackRows) {
                         let scored = score(chunk.map { inputs[$0] }, decoderPrefix: decoderPrefix, vocabIDs: vocabIDs)

@@ -51,7 +51,7 @@ struct HTTPEcho: ParsableCommand {
         }
         try server.start()
         print("listening on \(host):\(server.boundPort)")
-        fflush(stdout)
+        fflush(nil)  // all output streams
 
         let drain = drainTimeout
         var sources: [DispatchSourceSignal] = []

@@ -14,10 +14,10 @@ struct JSONLinesReader {
 
     /// Calls `body` with each non-blank line decoded as `T`, in order; stops at the first bad line.
     func forEach<T: Decodable>(_ type: T.Type, _ body: (T) throws -> Void) throws {
-        guard let file = path == "-" ? stdin : fopen(path, "r") else {
+        guard let file = path == "-" ? fdopen(dup(STDIN_FILENO), "r") : fopen(path, "r") else {
             throw LineError(path: path, line: 0, reason: String(cString: strerror(errno)))
         }
-        defer { if path != "-" { fclose(file) } }
+        defer { fclose(file) }
         let decoder = JSONDecoder()
         var buffer: UnsafeMutablePointer<CChar>? = nil
         var capacity = 0
@@ -39,11 +39,14 @@ struct JSONLinesReader {
     }
 }
 
+/// Standard output, buffered (exit flushes it); the command writes from one thread only.
+nonisolated(unsafe) private let standardOutput = fdopen(STDOUT_FILENO, "w")
+
 /// Writes one line to standard output.
 func emit(_ line: String) {
     var line = line
     line.append("\n")
-    line.withCString { _ = fputs($0, stdout) }
+    line.withCString { _ = fputs($0, standardOutput) }
 }
 
 /// JSON text of a float array; Swift's shortest round-trip form keeps every digit that matters.

@@ -7,7 +7,8 @@ final class RerankdProcessTests: XCTestCase {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/rerankd")
 
-    final class Server {
+    /// Unchecked Sendable: the log text is guarded by `lock`; the rest is set up before the handler runs.
+    final class Server: @unchecked Sendable {
         let process = Process()
         let log = Pipe()
         private var text = ""

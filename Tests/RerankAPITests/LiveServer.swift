@@ -11,7 +11,7 @@ import RerankService
 import XCTest
 
 /// rerankd's stack (HTTP server, router, service, demo model) on an ephemeral loopback port.
-final class LiveServer {
+final class LiveServer: Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let demo = root.appendingPathComponent("Models/demo").path
@@ -61,7 +61,7 @@ final class LiveServer {
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let done = DispatchSemaphore(value: 0)
-        var outcome: (Data?, URLResponse?, Error?)
+        nonisolated(unsafe) var outcome: (Data?, URLResponse?, Error?)  // written before done.signal()
         URLSession.shared.dataTask(with: request) { outcome = ($0, $1, $2); done.signal() }.resume()
         done.wait()
         if let error = outcome.2 { throw error }

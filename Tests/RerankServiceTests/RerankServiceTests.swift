@@ -29,9 +29,9 @@ final class RerankServiceTests: XCTestCase {
     }
 
     /// Submits and waits for the outcome.
-    func rerank(_ service: RerankService, _ input: RerankInput) throws -> Result<RerankOutput, RerankError> {
+    static func rerank(_ service: RerankService, _ input: RerankInput) throws -> Result<RerankOutput, RerankError> {
         let done = DispatchSemaphore(value: 0)
-        var outcome: Result<RerankOutput, RerankError>!
+        nonisolated(unsafe) var outcome: Result<RerankOutput, RerankError>!  // written before done.signal()
         try service.submit(input) { outcome = $0; done.signal() }
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         return outcome
@@ -52,10 +52,10 @@ final class RerankServiceTests: XCTestCase {
             + examples.map { RerankInput(query: $0.query, documents: $0.documents) }
         for (tokens, pairs) in [(1, 1), (200, 3), (8192, 64)] {
             let service = try makeService { $0.maxBatchTokens = tokens; $0.maxBatchPairs = pairs }
-            var outputs = [Result<RerankOutput, RerankError>?](repeating: nil, count: inputs.count)
+            nonisolated(unsafe) var outputs = [Result<RerankOutput, RerankError>?](repeating: nil, count: inputs.count)
             let lock = NSLock()
             DispatchQueue.concurrentPerform(iterations: inputs.count) { part in
-                let output = try? rerank(service, inputs[part])
+                let output = try? Self.rerank(service, inputs[part])
                 lock.lock(); outputs[part] = output; lock.unlock()
             }
             let scores = try outputs.map { try XCTUnwrap($0).get().rawScores }
@@ -71,7 +71,7 @@ final class RerankServiceTests: XCTestCase {
 
     func testOutputCarriesProbabilitiesAndTimings() throws {
         let service = try makeService()
-        let output = try rerank(service, RerankInput(query: "rainbows", documents: ["light", "rain"])).get()
+        let output = try Self.rerank(service, RerankInput(query: "rainbows", documents: ["light", "rain"])).get()
         XCTAssertEqual(output.probabilities, output.rawScores.map { exp($0) })
         XCTAssertEqual(output.truncatedDocuments, 0)
         XCTAssertGreaterThan(output.promptTokens, 10)
@@ -93,17 +93,17 @@ final class RerankServiceTests: XCTestCase {
     func testTruncationIsCountedOrRefused() throws {
         let service = try makeService { $0.maxInputTokens = 64 }
         let long = String(repeating: "many many words ", count: 100)
-        let output = try rerank(service, RerankInput(query: "q", documents: ["short", long, long])).get()
+        let output = try Self.rerank(service, RerankInput(query: "q", documents: ["short", long, long])).get()
         XCTAssertEqual(output.truncatedDocuments, 2)
         XCTAssertEqual(output.truncatedBy, [.inputTokens: 2])
-        let refused = try rerank(service, RerankInput(query: "q", documents: ["short", long], truncate: false))
+        let refused = try Self.rerank(service, RerankInput(query: "q", documents: ["short", long], truncate: false))
         guard case let .failure(.validation(message)) = refused else { return XCTFail("\(refused)") }
         XCTAssertTrue(message.hasPrefix("document 1 is too long"), message)
     }
 
     func testExpiredRequestsAreDroppedNotScored() throws {
         let service = try makeService { $0.requestTimeout = 1e-9 }
-        let outcome = try rerank(service, RerankInput(query: "q", documents: documents))
+        let outcome = try Self.rerank(service, RerankInput(query: "q", documents: documents))
         XCTAssertEqual(outcome.map(\.rawScores.count), .failure(.timedOut))
     }
 
@@ -115,7 +115,7 @@ final class RerankServiceTests: XCTestCase {
             busy.signal()
         }
         let done = DispatchSemaphore(value: 0)
-        var outcome: Result<RerankOutput, RerankError>?
+        nonisolated(unsafe) var outcome: Result<RerankOutput, RerankError>?
         let ticket = try service.submit(RerankInput(query: "q", documents: documents)) { outcome = $0; done.signal() }
         ticket.cancel()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
@@ -185,25 +185,26 @@ final class RerankServiceTests: XCTestCase {
     func testHotSwapUnderLoadDropsNothingAndBadModelKeepsServing() throws {
         let service = try makeService()
         let clients = 4, requestsPerClient = 15
-        var failures = [Int](repeating: 0, count: clients)
+        let documents = self.documents
+        nonisolated(unsafe) var failures = [Int](repeating: 0, count: clients)
         let lock = NSLock()
         let group = DispatchGroup()
         for client in 0..<clients {
-            DispatchQueue.global().async(group: group) { [self] in
+            DispatchQueue.global().async(group: group) {
                 for _ in 0..<requestsPerClient {
-                    let result = try? rerank(service, RerankInput(query: "rainbows", documents: documents))
+                    let result = try? Self.rerank(service, RerankInput(query: "rainbows", documents: documents))
                     if case .success = result {} else { lock.lock(); failures[client] += 1; lock.unlock() }
                 }
             }
         }
-        var swaps = 0
+        nonisolated(unsafe) var swaps = 0
         for _ in 0..<3 {
             let done = DispatchSemaphore(value: 0)
             service.reload { if case .success = $0 { swaps += 1 }; done.signal() }
             XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         }
         let bad = DispatchSemaphore(value: 0)
-        var badOutcome: Result<ActiveModel, Error>?
+        nonisolated(unsafe) var badOutcome: Result<ActiveModel, Error>?
         service.reload(directory: "/nonexistent/model") { badOutcome = $0; bad.signal() }
         XCTAssertEqual(bad.wait(timeout: .now() + 60), .success)
         XCTAssertEqual(group.wait(timeout: .now() + 300), .success)
@@ -226,7 +227,7 @@ final class RerankServiceTests: XCTestCase {
         let oldScores = try old.rawScores(query: "rainbows", documents: probe)
         let newScores = try new.rawScores(query: "rainbows", documents: probe)
         XCTAssertTrue(zip(oldScores, newScores).allSatisfy { abs($0 - $1) > 1e-3 }, "the two models must score apart")
-        func matches(_ scores: [Float], _ reference: [Float]) -> Bool {
+        @Sendable func matches(_ scores: [Float], _ reference: [Float]) -> Bool {
             zip(scores, reference).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }
         }
 
@@ -243,9 +244,9 @@ final class RerankServiceTests: XCTestCase {
         let lock = NSLock()
         let group = DispatchGroup()
         for _ in 0..<clients {
-            DispatchQueue.global().async(group: group) { [self] in
+            DispatchQueue.global().async(group: group) {
                 for _ in 0..<8 {
-                    guard let output = try? rerank(service, RerankInput(query: "rainbows", documents: probe)).get() else {
+                    guard let output = try? Self.rerank(service, RerankInput(query: "rainbows", documents: probe)).get() else {
                         lock.lock(); mixed += 1; lock.unlock(); continue
                     }
                     lock.lock()
@@ -259,7 +260,7 @@ final class RerankServiceTests: XCTestCase {
         let swapped = DispatchSemaphore(value: 0)
         service.reload(directory: other) { if case .success = $0 { swapped.signal() } }
         XCTAssertEqual(swapped.wait(timeout: .now() + 60), .success)
-        let after = try rerank(service, RerankInput(query: "rainbows", documents: probe)).get()
+        let after = try Self.rerank(service, RerankInput(query: "rainbows", documents: probe)).get()
         XCTAssertTrue(matches(after.rawScores, newScores), "\(after.rawScores) vs \(newScores)")
 
         XCTAssertEqual(group.wait(timeout: .now() + 300), .success)
