@@ -12,6 +12,7 @@ final class Exchange: @unchecked Sendable {
     let request: HTTPRequest
     let responder: HTTPResponder
     private let logger: Logger
+    private let cancelledLog: AccessLogLimiter
     private let started = DispatchTime.now().uptimeNanoseconds
     /// The route label for metrics; "unmatched" keeps unknown paths from minting new series.
     var route = "unmatched"
@@ -21,6 +22,7 @@ final class Exchange: @unchecked Sendable {
         self.request = request
         self.responder = responder
         self.logger = router.logger
+        self.cancelledLog = router.cancelledLog
     }
 
     var elapsedSeconds: Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
@@ -58,7 +60,11 @@ final class Exchange: @unchecked Sendable {
             .increment()
         Metrics.Timer(label: "rerank_http_request_duration_seconds", dimensions: [("route", route)])
             .recordSeconds(seconds)
-        logger.info("\(request.method) \(request.path) \(status) docs=\(documents) ms=\(String(format: "%.1f", seconds * 1000))")
+        let line = "\(request.method) \(request.path) \(status) docs=\(documents) ms=\(String(format: "%.1f", seconds * 1000))"
+        guard responder.isCancelled else { return logger.info("\(line)") }
+        let (write, suppressed) = cancelledLog.admit()
+        if suppressed > 0 { logger.notice("\(suppressed) access-log lines of cancelled requests suppressed") }
+        if write { logger.info("\(line) (client went away)") }
     }
 }
 

@@ -12,6 +12,7 @@ public final class RerankRouter: Sendable {
     let configuration: APIConfiguration
     let logger: Logger
     let metricsText: @Sendable () -> String
+    let cancelledLog = AccessLogLimiter()
     let decoder = JSONDecoder()
     let encoder = JSONEncoder()
     /// Large bodies are decoded here, off the connection's event loop, which serves other connections too.

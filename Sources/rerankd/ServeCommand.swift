@@ -28,7 +28,8 @@ struct Rerankd: ParsableCommand {
     static let environmentOptions = [
         "host", "port", "model", "template", "template-file", "admin-token", "api-key", "max-input-tokens",
         "max-documents", "max-batch-tokens", "max-batch-pairs", "max-batch-delay", "max-queued-tokens",
-        "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connections", "drain-timeout", "log-level",
+        "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connection-body-bytes", "max-buffered-body-bytes",
+        "max-connections", "drain-timeout", "log-level",
     ]
 
     @Option(help: "Address to listen on.") var host = "0.0.0.0"
@@ -57,6 +58,10 @@ struct Rerankd: ParsableCommand {
     var requestTimeout = 60.0
     @Option(help: "Threads that tokenize requests while the model runs.") var tokenizerThreads = 1
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 2_000_000
+    @Option(help: "HTTP/2: request body bytes one connection may have in flight across its streams (503 above).")
+    var maxConnectionBodyBytes = 8_000_000
+    @Option(help: "HTTP/2: request body bytes in flight across all connections (503 above).")
+    var maxBufferedBodyBytes = 256_000_000
     @Option(help: "Most open client connections.") var maxConnections = 1024
     @Option(help: "Seconds to let in-flight requests finish on SIGTERM/SIGINT.") var drainTimeout = 30.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
@@ -67,7 +72,9 @@ struct Rerankd: ParsableCommand {
         for (name, value) in [("--max-input-tokens", maxInputTokens), ("--max-documents", maxDocuments),
                               ("--max-batch-tokens", maxBatchTokens), ("--max-batch-pairs", maxBatchPairs),
                               ("--max-queued-tokens", maxQueuedTokens), ("--tokenizer-threads", tokenizerThreads),
-                              ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections)]
+                              ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections),
+                              ("--max-connection-body-bytes", maxConnectionBodyBytes),
+                              ("--max-buffered-body-bytes", maxBufferedBodyBytes)]
             where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -118,6 +125,8 @@ struct Rerankd: ParsableCommand {
         http.eventLoops = CPUBudget.cores
         http.limits.maxBodyBytes = maxBodyBytes
         http.limits.maxConnections = maxConnections
+        http.limits.maxConnectionBodyBytes = maxConnectionBodyBytes
+        http.limits.maxBufferedBodyBytes = maxBufferedBodyBytes
         let server = HTTPServer(configuration: http, logger: logger, handler: router.handler)
         try server.start()
         logger.info("rerankd ready on http://\(host):\(server.boundPort) (HTTP/1.1 and h2c)")
@@ -165,6 +174,8 @@ struct Rerankd: ParsableCommand {
             "max_batch_pairs": "\(maxBatchPairs)", "max_batch_delay": "\(maxBatchDelay)",
             "max_queued_tokens": "\(maxQueuedTokens)", "request_timeout": "\(requestTimeout)",
             "tokenizer_threads": "\(tokenizerThreads)", "max_body_bytes": "\(maxBodyBytes)",
+            "max_connection_body_bytes": "\(maxConnectionBodyBytes)",
+            "max_buffered_body_bytes": "\(maxBufferedBodyBytes)",
             "max_connections": "\(maxConnections)", "drain_timeout": "\(drainTimeout)",
         ])
     }
