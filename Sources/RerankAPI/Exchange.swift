@@ -60,11 +60,14 @@ final class Exchange: @unchecked Sendable {
             .increment()
         Metrics.Timer(label: "rerank_http_request_duration_seconds", dimensions: [("route", route)])
             .recordSeconds(seconds)
-        let line = "\(request.method) \(request.path) \(status) docs=\(documents) ms=\(String(format: "%.1f", seconds * 1000))"
-        guard responder.isCancelled else { return logger.info("\(line)") }
+        // Built only when the line is written (the logger's message is an autoclosure).
+        let line = { [request, documents] in
+            "\(request.method) \(request.path) \(status) docs=\(documents) ms=\(String(format: "%.1f", seconds * 1000))"
+        }
+        guard responder.isCancelled else { return logger.info("\(line())") }
         let (write, suppressed) = cancelledLog.admit()
         if suppressed > 0 { logger.notice("\(suppressed) access-log lines of cancelled requests suppressed") }
-        if write { logger.info("\(line) (client went away)") }
+        if write { logger.info("\(line()) (client went away)") }
     }
 }
 
