@@ -7,7 +7,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas-dev libnghttp2-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Package.swift ./
+COPY Package.swift Package.resolved ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib --product rerankd \
