@@ -137,6 +137,10 @@ public final class RerankRouter: Sendable {
             // An empty path would resolve to the server's working directory.
             return exchange.fail(.validation("\"model\" must be a checkpoint directory, not an empty string"))
         }
+        if let given = directory, !given.hasPrefix("/") {
+            // A relative path would depend on where the server happened to start.
+            return exchange.fail(.validation("\"model\" must be an absolute path, got \"\(given)\""))
+        }
         service.reload(directory: directory) { [self] result in
             switch result {
             case let .success(model):

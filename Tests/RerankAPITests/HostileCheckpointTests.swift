@@ -109,6 +109,9 @@ final class HostileCheckpointTests: XCTestCase {
         let empty = try reload(#"{"model": ""}"#)
         XCTAssertEqual(empty.status, 422)
         XCTAssertTrue(empty.error.contains("not an empty string"), empty.error)
+        let relative = try reload(#"{"model": "Models/demo"}"#)
+        XCTAssertEqual(relative.status, 422)
+        XCTAssertTrue(relative.error.contains("must be an absolute path"), relative.error)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-dir-\(UUID())")
         try Data("x".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
