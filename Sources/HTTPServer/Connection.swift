@@ -195,6 +195,12 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Deadlines
 
+    /// Sets the read deadline for `kind` to an absolute time (uptime nanoseconds).
+    func setReadDeadline(_ kind: ReadDeadline, at deadline: UInt64) {
+        readDeadlineKind = kind
+        readDeadline = deadline
+    }
+
     /// Sets the read deadline for `kind`; an unchanged kind keeps its deadline unless `refresh`.
     func setReadDeadline(_ kind: ReadDeadline, refresh: Bool = false) {
         if kind == readDeadlineKind && !refresh { return }

@@ -1,4 +1,5 @@
 import CNGHTTP2
+import Dispatch
 
 /// HTTP/2 (RFC 9113) on a connection through an nghttp2 server session: requests are collected per
 /// stream, handed to the handler when the stream's request ends, and answered on any thread.
@@ -21,6 +22,8 @@ final class HTTP2Session: ConnectionSession {
         var responseOffset = 0
         /// Body bytes counted against the connection's and the server's body budgets.
         var budgetedBodyBytes = 0
+        /// When the request last moved (HEADERS or DATA on this stream), uptime nanoseconds.
+        var lastProgress = DispatchTime.now().uptimeNanoseconds
         var receiving: Bool { responder == nil && rejected == nil }
         var sendingBody: Bool { responseOffset < responseBody.count }
 
@@ -34,9 +37,7 @@ final class HTTP2Session: ConnectionSession {
     private(set) var streams: [Int32: Stream] = [:]
     /// Request body bytes buffered by this connection's streams still receiving.
     private var bufferedBodyBytes = 0
-    /// Set by frames that move a request along (HEADERS, DATA) or a response (DATA sent); PINGs and the
-    /// like do not count, so they cannot keep a stalled stream alive.
-    private var requestProgress = false
+    /// Set when response body bytes were handed to the socket (the send-stall deadline's progress).
     private var responseProgress = false
     /// Requests completed during one read, run once the whole read is processed: a stream reset in the
     /// same read (rapid reset) is then never handed to the handler.
@@ -129,17 +130,18 @@ final class HTTP2Session: ConnectionSession {
         }
     }
 
-    /// Idle with no streams; while a request is still arriving, the body timeout, refreshed only by
-    /// request frames (slow senders); otherwise none, as the handlers are working. Apart from that, while
+    /// Idle with no streams; while requests are still arriving, the body timeout of the stream that moved
+    /// least recently (only its own HEADERS and DATA count, so neither PINGs nor other streams keep a
+    /// stalled body alive); otherwise none, as the handlers are working. Apart from that, while
     /// response bodies wait to be sent, the send-stall timeout, refreshed only by body bytes handed to the
     /// socket: a peer that never opens its window, or reads slower than 256 kB per write timeout, is cut off
     /// however busy the rest of the connection is.
     private func updateReadDeadline() {
-        defer { requestProgress = false; responseProgress = false }
+        defer { responseProgress = false }
         if streams.isEmpty {
             connection.setReadDeadline(.idle)
-        } else if streams.values.contains(where: \.receiving) {
-            connection.setReadDeadline(.body, refresh: requestProgress)
+        } else if let oldest = streams.values.lazy.filter(\.receiving).map(\.lastProgress).min() {
+            connection.setReadDeadline(.body, at: oldest + connection.configuration.timeouts.body.nanoseconds)
         } else {
             connection.setReadDeadline(.none)
         }
@@ -157,10 +159,27 @@ final class HTTP2Session: ConnectionSession {
 
     func readTimedOut(_ kind: Connection.ReadDeadline) {
         switch kind {
-        case .idle, .body:
-            if kind == .body {
-                connection.logger.notice("HTTP/2 request body timed out", metadata: ["fd": "\(connection.fd)"])
+        case .body:
+            // Streams whose body stalled are reset; when that is every stream still arriving, the whole
+            // connection is (a client that only trickles is a slowloris).
+            let now = DispatchTime.now().uptimeNanoseconds, timeout = connection.configuration.timeouts.body.nanoseconds
+            let receiving = streams.values.filter(\.receiving)
+            let stalled = receiving.filter { $0.lastProgress + timeout <= now }
+            if stalled.count < receiving.count {
+                for stream in stalled {
+                    connection.logger.notice("HTTP/2 request body timed out: resetting the stream",
+                                             metadata: ["fd": "\(connection.fd)", "stream": "\(stream.id)"])
+                    reject(stream, 408, "request body timed out")
+                    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_CANCEL.rawValue)
+                }
+                pump()
+                return
             }
+            connection.logger.notice("HTTP/2 request body timed out", metadata: ["fd": "\(connection.fd)"])
+            nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+            pump()
+            connection.closeWhenDrained = true
+        case .idle:
             nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
             pump()
             connection.closeWhenDrained = true
@@ -215,7 +234,6 @@ final class HTTP2Session: ConnectionSession {
 
     func beginStream(_ id: Int32) {
         streams[id] = Stream(id: id)
-        requestProgress = true
     }
 
     func header(_ id: Int32, name: String, value: String, size: Int) {
@@ -237,7 +255,7 @@ final class HTTP2Session: ConnectionSession {
 
     func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = streams[id], stream.rejected == nil else { return }
-        requestProgress = true
+        stream.lastProgress = DispatchTime.now().uptimeNanoseconds
         let limits = connection.configuration.limits
         if stream.body.count + bytes.count > limits.maxBodyBytes {
             reject(stream, 413, "request body over the body limit")

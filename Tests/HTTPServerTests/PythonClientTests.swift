@@ -77,6 +77,7 @@ final class PythonClientTests: XCTestCase {
         let result = run("zero-window", String(server.port))
         XCTAssertTrue(result["goaway"] is [Int] || result["closed"] as? Bool == true, "\(result)")
         XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5, "\(result)")
+        XCTAssertGreaterThanOrEqual(result["seconds"] as? Double ?? 0, 0.4, "closed before the timeout: \(result)")
         XCTAssertEqual(server.server.bufferedBodyBytes, 0)
     }
 
@@ -100,6 +101,16 @@ final class PythonClientTests: XCTestCase {
         let result = run("ping-keeps-body", String(server.port))
         XCTAssertTrue(result["goaway"] is [Int] || result["closed"] as? Bool == true, "\(result)")
         XCTAssertLessThan(result["seconds"] as? Double ?? 99, 5, "\(result)")
+        XCTAssertGreaterThanOrEqual(result["seconds"] as? Double ?? 0, 0.4, "closed before the timeout: \(result)")
+    }
+
+    /// The body timeout is per stream: a stalled body is reset on its own, another still moving completes.
+    func testH2StalledStreamIsResetAlone() throws {
+        let server = try TestServer { $0.timeouts.body = .milliseconds(600) }
+        let result = run("one-stalled-stream", String(server.port))
+        XCTAssertEqual(result["stalled_reset"] as? Int, 8, "RST_STREAM CANCEL: \(result)")
+        XCTAssertEqual(result["moving_status"] as? String, "200", "\(result)")
+        XCTAssertTrue(result["goaway"] is NSNull || result["goaway"] == nil, "\(result)")
     }
 
     /// A request reset in the same read as its end never reaches the handler (rapid reset costs no work).

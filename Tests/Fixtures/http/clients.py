@@ -72,6 +72,8 @@ class H2:
         try:
             data = self.sock.recv(65536)
         except socket.timeout:
+            return  # nothing arrived in time; the connection is still open
+        except OSError:
             data = b""
         if not data:
             self.closed = True
@@ -229,11 +231,37 @@ def reset_in_same_read_mode(port):
     return {"after": c.headers.get(after, {}).get(":status")}
 
 
+def one_stalled_stream_mode(port):
+    """Two request bodies: one trickles a byte every 100 ms, the other stops. The stopped one is reset on
+    its own; the trickling one is not held hostage and completes."""
+    c = H2(port)
+    headers = [(":method", "POST"), (":path", "/p"), (":scheme", "http"), (":authority", "test")]
+    moving, stalled = c.conn.get_next_available_stream_id(), None
+    c.conn.send_headers(moving, headers, end_stream=False)
+    stalled = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(stalled, headers, end_stream=False)
+    c.conn.send_data(stalled, b"x")
+    c.flush()
+    c.sock.settimeout(0.1)
+    started = time.time()
+    while time.time() - started < 2.5 and c.goaway is None and not c.closed:
+        c.conn.send_data(moving, b"y")
+        c.flush()
+        c.pump()
+    c.conn.send_data(moving, b"z", end_stream=True)
+    c.flush()
+    c.sock.settimeout(5)
+    c.wait(lambda: moving in c.ended)
+    return {"stalled_reset": c.reset.get(stalled), "moving_status": c.headers.get(moving, {}).get(":status"),
+            "goaway": c.goaway}
+
+
 if __name__ == "__main__":
     mode, target = sys.argv[1], sys.argv[2]
     modes = {"httpx": httpx_mode, "concurrent": concurrent_mode, "rapid-reset": rapid_reset_mode,
              "header-flood": header_flood_mode, "reset-one": reset_one_mode,
              "slow-body": slow_body_mode, "zero-window": zero_window_mode, "held-bodies": held_bodies_mode,
-             "ping-keeps-body": ping_keeps_body_mode, "reset-in-same-read": reset_in_same_read_mode}
+             "ping-keeps-body": ping_keeps_body_mode, "reset-in-same-read": reset_in_same_read_mode,
+             "one-stalled-stream": one_stalled_stream_mode}
     result = modes[mode](target if mode == "httpx" else int(target))
     print(json.dumps(result), flush=True)
