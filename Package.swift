@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "SentencePiece", dependencies: ["FileReading"], swiftSettings: optimizedEvenInDebug),
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
         .target(name: "T5", dependencies: ["COpenBLAS", "FileReading"], swiftSettings: optimizedEvenInDebug),
+        // The offline data side: TREC runs and qrels, ranking metrics (and the first stage).
+        .target(name: "Retrieval"),
         // Prompt templates, truncation and scoring of (query, document) pairs.
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5", "FileReading"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
@@ -73,7 +75,7 @@ let package = Package(
             .copy("Resources/openapi.yaml"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
-            "Ranking", "T5", "SentencePiece",
+            "Ranking", "T5", "SentencePiece", "Retrieval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).
@@ -83,6 +85,7 @@ let package = Package(
         .target(name: "ParityFixtures", path: "Tests/ParityFixtures"),
         .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece"]),
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking", "ParityFixtures"]),
         .testTarget(name: "HTTPServerTests", dependencies: [
             "HTTPServer", .product(name: "Logging", package: "swift-log"),

@@ -54,6 +54,28 @@ final class RerankAdminTests: XCTestCase {
         }
     }
 
+    /// `eval` prints the contract's JSON object, equal to pytrec_eval's means (Tests/Fixtures/retrieval).
+    func testEvalPrintsPytrecEvalMeans() throws {
+        let directory = "Tests/Fixtures/retrieval/"
+        let result = try run(["eval", "--run", directory + "run.trec", "--qrels", directory + "qrels.trec"], input: "")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let output = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root
+            .appendingPathComponent(directory + "expected_metrics.json"))) as? [String: Any])
+        let mean = try XCTUnwrap(expected["mean"] as? [String: Double])
+        XCTAssertEqual(Set(mean.keys), ["ndcg@1", "ndcg@5", "ndcg@10", "map@100", "recall@100"])
+        for (name, value) in mean {
+            XCTAssertEqual(try XCTUnwrap(output[name] as? Double), value, accuracy: 1e-9, name)
+        }
+        XCTAssertEqual(output["queries"] as? Int, 32)
+        let perQuery = try run(["eval", "--run", directory + "run.trec", "--qrels", directory + "qrels.tsv",
+                                "--per-query"], input: "")
+        XCTAssertEqual(perQuery.stdout.split(separator: "\n").count, 33)
+        let missing = try run(["eval", "--run", directory + "run.trec", "--qrels", "/nonexistent/qrels"], input: "")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/qrels: No such file or directory"), missing.stderr)
+    }
+
     /// A small model's vocabulary bounds the benchmark's random ids.
     func testBenchRunsOnASmallCheckpoint() throws {
         let result = try run(["bench", "--model", "Models/demo", "--batch", "2", "--tokens", "16", "--iterations", "1"],
