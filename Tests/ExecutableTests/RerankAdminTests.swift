@@ -76,6 +76,34 @@ final class RerankAdminTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("/nonexistent/qrels: No such file or directory"), missing.stderr)
     }
 
+    /// `candidates` writes a TREC run of BM25's top k, the scores rank_bm25 gives (Tests/Fixtures/retrieval).
+    func testCandidatesWritesTheBM25TopKAsATRECRun() throws {
+        let directory = "Tests/Fixtures/retrieval/"
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID()).trec").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let result = try run(["candidates", "--corpus", directory + "corpus.jsonl", "--queries", directory + "queries.tsv",
+                              "--top-k", "5", "--output", output], input: "")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root
+            .appendingPathComponent(directory + "expected_bm25.json"))) as? [String: Any])
+        let table = try XCTUnwrap(expected["stopwords"] as? [String: [String: Any]])
+        var lines: [String: [(String, Double)]] = [:]
+        for line in try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            XCTAssertEqual(fields.count, 6)
+            XCTAssertEqual(Int(fields[3]), (lines[String(fields[0])]?.count ?? 0) + 1, "ranks count from 1")
+            lines[String(fields[0]), default: []].append((String(fields[2]), Double(fields[4])!))
+        }
+        for (qid, entry) in table {
+            let scores = try XCTUnwrap(entry["scores"] as? [String: Double])
+            let want = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(5)
+            XCTAssertEqual(lines[qid]?.map(\.0) ?? [], want.map(\.key), qid)
+            for ((_, got), (_, score)) in zip(lines[qid] ?? [], want) {
+                XCTAssertEqual(got, score, accuracy: 1e-9 * max(1, abs(score)), qid)
+            }
+        }
+    }
+
     /// A small model's vocabulary bounds the benchmark's random ids.
     func testBenchRunsOnASmallCheckpoint() throws {
         let result = try run(["bench", "--model", "Models/demo", "--batch", "2", "--tokens", "16", "--iterations", "1"],

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Retrieval
+
+struct CandidatesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "candidates",
+        abstract: "First-stage candidates with the built-in BM25: top-k documents per query as a TREC run.",
+        discussion: """
+            BM25Okapi exactly as rank_bm25 computes it. Tokens are maximal runs of Unicode letters or digits, \
+            lowercased, English stopwords removed (--no-stopwords keeps them); a document is its title and \
+            text. Only documents sharing a token with the query are ranked: score descending, ties by docid. \
+            The corpus is streamed; the index is held in memory. For corpora beyond one machine, use a run \
+            from your own engine (Elasticsearch, OpenSearch, Anserini, Vespa) in TREC format wherever a run \
+            is taken.
+            """)
+
+    @Option(help: ArgumentHelp("BEIR corpus: JSON lines {\"_id\", \"title\"?, \"text\"}.", valueName: "file"))
+    var corpus: String
+    @Option(help: ArgumentHelp("Queries: JSON lines {\"_id\", \"text\"} or TSV qid<TAB>text.", valueName: "file"))
+    var queries: String
+    @Option(help: "Documents kept per query.") var topK = 100
+    @Option(help: ArgumentHelp("TREC run to write (- for standard output).", valueName: "file")) var output: String
+    @Flag(help: "Keep English stopwords.") var noStopwords = false
+    @Option(help: "BM25 k1.") var k1 = 1.5
+    @Option(help: "BM25 b.") var b = 0.75
+    @Option(help: "Floor for negative idfs, as a fraction of the mean idf (rank_bm25's epsilon).") var epsilon = 0.25
+
+    func validate() throws {
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        guard k1 >= 0, (0...1).contains(b) else { throw ValidationError("--k1 must be >= 0 and --b in [0, 1]") }
+    }
+
+    func run() throws {
+        let tokenizer = BM25Tokenizer(removesStopwords: !noStopwords)
+        var index = BM25Index(parameters: .init(k1: k1, b: b, epsilon: epsilon))
+        try forEachCorpusDocument(in: corpus) { index.add(docid: $0.id, tokens: tokenizer.tokens($0.indexedText)) }
+        index.finish()
+        let queryList = try readQueries(queries)
+        var out = ""
+        let write: (String) -> Void
+        if output == "-" {
+            write = { emit($0) }
+        } else {
+            guard FileManager.default.createFile(atPath: output, contents: nil) else {
+                throw ValidationError("cannot create \(output)")
+            }
+            write = { out += $0 + "\n" }
+        }
+        for query in queryList {
+            for (rank, hit) in index.top(tokenizer.tokens(query.text), k: topK).enumerated() {
+                write("\(query.id) Q0 \(hit.docid) \(rank + 1) \(hit.score) bm25")
+            }
+        }
+        if output != "-" { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
+    }
+}
