@@ -57,6 +57,8 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The pairwise teacher's jobs: inputs, resumable sharded output, merge, an OpenAI-compatible endpoint.
+        .target(name: "Teacher", dependencies: ["Ranking", "Retrieval"]),
         // The HTTP face of the service: routes, JSON shapes, auth, access log; a thin layer.
         .target(name: "RerankAPI", dependencies: [
             "HTTPServer", "RerankService", "Ranking", "T5",
@@ -75,7 +77,7 @@ let package = Package(
             .copy("Resources/openapi.yaml"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
-            "Ranking", "T5", "SentencePiece", "Retrieval",
+            "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).

@@ -79,3 +79,43 @@ public enum ScoreComparison {
         return found
     }
 }
+
+/// One query of the pairwise teacher fixture (Tests/Fixtures/teacher, make_teacher_fixtures.py): the prompt
+/// ids and [▁A, ▁B] logits transformers 5 computed for every ordered pair, and the wins and rankings.
+public struct TeacherExample: Decodable, Sendable {
+    public struct Verdict: Decodable, Sendable {
+        public let wins: [Double]
+        public let ranking: [String]
+    }
+
+    public let qid: String
+    public let docids: [String]
+    public let pairs: [[Int]]
+    public let ids: [[Int32]]
+    public let logits: [[Double]]
+    public let wins: [Double]
+    public let ranking: [String]
+    public let sliding1: Verdict
+    public let sliding2: Verdict
+
+    public static let directory = ParityFixtures.root.appendingPathComponent("Tests/Fixtures/teacher")
+    public static let model = directory.appendingPathComponent("model", isDirectory: true)
+    public static let input = directory.appendingPathComponent("input.jsonl")
+
+    public static func all() throws -> [TeacherExample] {
+        try String(contentsOf: directory.appendingPathComponent("expected.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONDecoder().decode(TeacherExample.self, from: Data($0.utf8)) }
+    }
+
+    /// The input line of this query.
+    public struct Input: Decodable, Sendable {
+        public let qid: String?
+        public let query: String
+        public let documents: [String]
+    }
+
+    public static func inputs() throws -> [Input] {
+        try String(contentsOf: input, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Input.self, from: Data($0.utf8)) }
+    }
+}
