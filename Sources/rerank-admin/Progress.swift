@@ -13,6 +13,8 @@ final class Progress {
     private let start = Date()
     private var lastDraw = Date.distantPast
     private(set) var done = 0
+    private var drawnDone = -1
+    private var resumed = 0
     private(set) var work = 0
     private let workUnit: String?
 
@@ -33,26 +35,35 @@ final class Progress {
         if now.timeIntervalSince(lastDraw) >= (interactive ? 0.1 : interval) || done == total { draw(now) }
     }
 
+    /// Counts items finished by an earlier run, with a line saying so.
+    func resume(done: Int) {
+        guard done > 0 else { return }
+        self.done = done
+        resumed = done
+        if !quiet { write("\(label): resuming, \(done) of \(total) \(unit) already done\n") }
+    }
+
     /// The final line (always printed unless quiet).
     func finish(_ message: String? = nil) {
         guard !quiet else { return }
-        draw(Date())
+        if drawnDone != done { draw(Date()) }
         if interactive { write("\n") }
         if let message { write("\(label): \(message)\n") }
     }
 
     var summary: String {
         let seconds = Date().timeIntervalSince(start)
-        var text = "\(done)/\(total) \(unit) in \(String(format: "%.1f", seconds)) s"
+        var text = "\(done - resumed)/\(total - resumed) \(unit) in \(String(format: "%.1f", seconds)) s"
         if let workUnit { text += ", \(work) \(workUnit)" }
         return text
     }
 
     private func draw(_ now: Date) {
         lastDraw = now
+        drawnDone = done
         guard !quiet else { return }
         let seconds = max(now.timeIntervalSince(start), 1e-9)
-        let rate = Double(done) / seconds
+        let rate = Double(done - resumed) / seconds  // this run's pace, for an honest ETA
         var text = "\(done)/\(total) \(unit), \(String(format: "%.2f", rate)) \(unit)/s"
         if let workUnit { text += ", \(String(format: "%.1f", Double(work) / seconds)) \(workUnit)/s" }
         if done > 0, done < total { text += ", ETA \(Self.duration(Double(total - done) / rate))" }

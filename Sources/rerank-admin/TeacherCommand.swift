@@ -94,7 +94,7 @@ struct TeacherCommand: ParsableCommand {
         let signals = StopSignal()
         let stop = signals.flag
         let progress = Progress(label: "teacher", total: owned, unit: "queries", workUnit: "prompts", quiet: quiet)
-        progress.advance(items: out.done.count)
+        progress.resume(done: out.done.count)
         var finished = out.done.count
         do {
             try source.forEach { query in
