@@ -1,5 +1,6 @@
 import Foundation
 import Ranking
+import Retrieval
 
 /// One output line: `{"qid", "docids", "wins", "ranking"}`, wins in docids order, ranking best first.
 public struct TeacherRecord: Codable, Equatable, Sendable {
@@ -15,7 +16,7 @@ public struct TeacherRecord: Codable, Equatable, Sendable {
         self.ranking = ranking
     }
 
-    public init(query: TeacherQuery, outcome: PairwiseOutcome) {
+    public init(query: CandidateList, outcome: PairwiseOutcome) {
         self.init(qid: query.qid, docids: query.docids, wins: outcome.wins,
                   ranking: outcome.ranking.map { query.docids[$0] })
     }

@@ -79,7 +79,7 @@ struct TeacherCommand: ParsableCommand {
             source = .jsonLines(path: input)
             inputName = "jsonl:" + absolute(input)
         } else {
-            source = try TeacherInput.fromRun(TRECRun.read(runFile!), topK: topK, corpus: corpus!, queries: queries!)
+            source = .queries(try CandidateList.fromRun(TRECRun.read(runFile!), topK: topK, corpus: corpus!, queries: queries!))
             inputName = "run:\(absolute(runFile!)) corpus:\(absolute(corpus!)) queries:\(absolute(queries!))"
         }
         var owned = 0

@@ -76,6 +76,74 @@ final class RerankAdminTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("/nonexistent/qrels: No such file or directory"), missing.stderr)
     }
 
+    /// `eval --teacher` adds Kendall's tau-b against a teacher output, equal to scipy's.
+    func testEvalKendallTauAgainstATeacherEqualsScipy() throws {
+        let directory = "Tests/Fixtures/retrieval/"
+        let result = try run(["eval", "--run", directory + "run.trec", "--teacher", directory + "teacher.jsonl"], input: "")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let output = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root
+            .appendingPathComponent(directory + "expected_kendall.json"))) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(output["kendall_tau"] as? Double), try XCTUnwrap(expected["mean"] as? Double),
+                       accuracy: 1e-12)
+        XCTAssertEqual(output["kendall_queries"] as? Int, (expected["per_query"] as? [String: Any])?.count)
+        XCTAssertNil(output["ndcg@10"])
+        let neither = try run(["eval", "--run", directory + "run.trec"], input: "")
+        XCTAssertTrue(neither.stderr.contains("give --qrels, --teacher or both"), neither.stderr)
+    }
+
+    /// `eval --model` reranks a run with the pointwise model: the reranked scores are transformers' scores
+    /// of the same prompts, and the metrics are those of that reranked run.
+    func testEvalWithAModelReranksTheRunFirst() throws {
+        let checkpoint = try XCTUnwrap(try ParityFixtures.checkpoints().first)
+        let examples = checkpoint.examples.filter { $0.template == "instructdistill" }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eval-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var corpus = "", queries = "", runText = "", qrels = ""
+        var expected: [String: [String: Double]] = [:]
+        for (q, example) in examples.enumerated() {
+            queries += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "q\(q)", "text": example.query]), as: UTF8.self) + "\n"
+            for (d, (document, score)) in zip(example.documents, example.scores).enumerated() {
+                let docid = "q\(q)d\(d)"
+                corpus += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": docid, "text": document]), as: UTF8.self) + "\n"
+                runText += "q\(q) Q0 \(docid) \(d + 1) \(100 - d) bm25\n"  // first stage: document order
+                qrels += "q\(q) 0 \(docid) \(d % 3)\n"
+                expected["q\(q)", default: [:]][docid] = score
+            }
+        }
+        for (name, text) in [("corpus.jsonl", corpus), ("queries.jsonl", queries), ("run.trec", runText), ("qrels.trec", qrels)] {
+            try Data(text.utf8).write(to: directory.appendingPathComponent(name))
+        }
+        let file = { directory.appendingPathComponent($0).path }
+        let result = try run(["eval", "--model", checkpoint.directory.path, "--run", file("run.trec"), "--corpus",
+                              file("corpus.jsonl"), "--queries", file("queries.jsonl"), "--qrels", file("qrels.trec"),
+                              "--output", file("reranked.trec"), "--quiet"], input: "")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        var reranked: [String: [String: Double]] = [:]
+        var order: [String: [String]] = [:]
+        for line in try String(contentsOfFile: file("reranked.trec"), encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            reranked[String(fields[0]), default: [:]][String(fields[2])] = Double(fields[4])!
+            order[String(fields[0]), default: []].append(String(fields[2]))
+        }
+        for (qid, scores) in expected {
+            let docids = scores.keys.sorted()
+            XCTAssertEqual(ScoreComparison.mismatches(docids.map { reranked[qid]?[$0] ?? .nan }, docids.map { scores[$0]! }), [], qid)
+            XCTAssertEqual(order[qid], scores.sorted { $0.value > $1.value }.map(\.key), qid)
+        }
+        let output = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let evaluated = try run(["eval", "--run", file("reranked.trec"), "--qrels", file("qrels.trec")], input: "")
+        let direct = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])
+        let firstStage = try run(["eval", "--run", file("run.trec"), "--qrels", file("qrels.trec")], input: "")
+        let before = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(firstStage.stdout.utf8)) as? [String: Any])
+        for name in ["ndcg@1", "ndcg@5", "ndcg@10", "map@100", "recall@100"] {
+            XCTAssertEqual(output[name] as? Double, direct[name] as? Double, name)  // same order of summation
+            XCTAssertEqual((output["first_stage"] as? [String: Any])?[name] as? Double, before[name] as? Double, name)
+        }
+        XCTAssertNotEqual(output["ndcg@10"] as? Double, before["ndcg@10"] as? Double)
+    }
+
     /// `candidates` writes a TREC run of BM25's top k, the scores rank_bm25 gives (Tests/Fixtures/retrieval).
     func testCandidatesWritesTheBM25TopKAsATRECRun() throws {
         let directory = "Tests/Fixtures/retrieval/"
