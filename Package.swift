@@ -35,7 +35,7 @@ let package = Package(
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
         .target(name: "T5", dependencies: ["COpenBLAS", "FileReading"], swiftSettings: optimizedEvenInDebug),
         // The offline data side: TREC runs and qrels, ranking metrics (and the first stage).
-        .target(name: "Retrieval"),
+        .target(name: "Retrieval", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
         // Prompt templates, truncation and scoring of (query, document) pairs.
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5", "FileReading"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.

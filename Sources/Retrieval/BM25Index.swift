@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 
 /// BM25Okapi exactly as `rank_bm25` defines it: idf = ln(N - n + 0.5) - ln(n + 0.5), negative idfs replaced
 /// by epsilon x the mean idf, and per document idf x tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)), summed
@@ -14,17 +15,15 @@ public struct BM25Index: Sendable {
         }
     }
 
-    private struct Postings: Sendable {
-        var documents: [Int32] = []
-        var frequencies: [Int32] = []
-    }
-
     public let parameters: Parameters
     public private(set) var docids: [String] = []
     private var lengths: [Int32] = []
     private var totalLength = 0
-    private var postings: [String: Postings] = [:]
-    private var idf: [String: Double] = [:]
+    /// Terms are numbered in order of first appearance; postings and idf are indexed by that number.
+    private var termIDs: [String: Int32] = [:]
+    private var postingDocuments: [[Int32]] = []
+    private var postingFrequencies: [[Int32]] = []
+    private var idf: [Double] = []
 
     public init(parameters: Parameters = Parameters()) {
         self.parameters = parameters
@@ -38,51 +37,78 @@ public struct BM25Index: Sendable {
         docids.append(docid)
         lengths.append(Int32(tokens.count))
         totalLength += tokens.count
-        var frequencies: [String: Int32] = [:]
-        for token in tokens { frequencies[token, default: 0] += 1 }
-        for (term, frequency) in frequencies {
-            postings[term, default: Postings()].documents.append(index)
-            postings[term]!.frequencies.append(frequency)
+        var ids = tokens.map { token -> Int32 in
+            if let id = termIDs[token] { return id }
+            let id = Int32(termIDs.count)
+            termIDs[token] = id
+            postingDocuments.append([])
+            postingFrequencies.append([])
+            return id
+        }
+        ids.sort()
+        var start = 0
+        while start < ids.count {
+            var end = start + 1
+            while end < ids.count, ids[end] == ids[start] { end += 1 }
+            postingDocuments[Int(ids[start])].append(index)
+            postingFrequencies[Int(ids[start])].append(Int32(end - start))
+            start = end
         }
     }
 
     /// Computes the idf table (rank_bm25's `_calc_idf`).
     public mutating func finish() {
         let n = Double(docids.count)
-        var sum = 0.0
-        var negative: [String] = []
-        idf = [:]
-        idf.reserveCapacity(postings.count)
-        for (term, list) in postings {
-            let frequency = Double(list.documents.count)
-            let value = log(n - frequency + 0.5) - log(frequency + 0.5)
-            idf[term] = value
-            sum += value
-            if value < 0 { negative.append(term) }
+        idf = postingDocuments.map { list in
+            let frequency = Double(list.count)
+            return log(n - frequency + 0.5) - log(frequency + 0.5)
         }
+        // rank_bm25 sums the idfs in the order its dictionary holds the terms: first appearance, as here.
+        let sum = idf.reduce(0, +)
         let floor = parameters.epsilon * (idf.isEmpty ? 0 : sum / Double(idf.count))
-        for term in negative { idf[term] = floor }
+        for term in idf.indices where idf[term] < 0 { idf[term] = floor }
     }
 
-    /// Scores of the documents that contain at least one query token, by document index.
-    public func scores(_ query: [String]) -> [Int32: Double] {
+    /// Scores of the documents that contain at least one query token, by document index, summed over the
+    /// query's tokens in order as rank_bm25 does.
+    public func scores(_ query: [String]) -> [(document: Int32, score: Double)] {
         let (k1, b) = (parameters.k1, parameters.b)
         let averageLength = Double(totalLength) / Double(max(docids.count, 1))
-        var scores: [Int32: Double] = [:]
+        var dense = [Double](repeating: 0, count: docids.count)
+        var seen = [Bool](repeating: false, count: docids.count)
+        var touched: [Int32] = []
         for token in query {
-            guard let list = postings[token], let weight = idf[token] else { continue }
-            for (document, frequency) in zip(list.documents, list.frequencies) {
+            guard let term = termIDs[token].map(Int.init) else { continue }
+            let weight = idf[term]
+            for (document, frequency) in zip(postingDocuments[term], postingFrequencies[term]) {
                 let tf = Double(frequency), length = Double(lengths[Int(document)])
-                scores[document, default: 0] += weight * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength)))
+                if !seen[Int(document)] { seen[Int(document)] = true; touched.append(document) }
+                dense[Int(document)] += weight * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength)))
             }
         }
-        return scores
+        return touched.map { ($0, dense[Int($0)]) }
     }
 
     /// The `k` best documents containing a query token: score descending, ties by docid ascending.
     public func top(_ query: [String], k: Int) -> [(docid: String, score: Double)] {
-        scores(query).map { (docid: docids[Int($0.key)], score: $0.value) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.docid < $1.docid }
-            .prefix(k).map { $0 }
+        var best = Heap<Ranked>()
+        for (document, score) in scores(query) {
+            let candidate = Ranked(score: score, docid: docids[Int(document)])
+            if best.count < k {
+                best.insert(candidate)
+            } else if let worst = best.min, worst < candidate {
+                _ = best.replaceMin(with: candidate)
+            }
+        }
+        var ranked: [(docid: String, score: Double)] = []
+        while let next = best.popMax() { ranked.append((next.docid, next.score)) }
+        return ranked
+    }
+
+    /// Ordered worst to best: lower score, or an equal score and a later docid.
+    private struct Ranked: Comparable {
+        let score: Double
+        let docid: String
+        static func < (a: Ranked, b: Ranked) -> Bool { a.score != b.score ? a.score < b.score : a.docid > b.docid }
     }
 }

@@ -9,6 +9,37 @@ public struct BM25Tokenizer: Sendable {
     }
 
     public func tokens(_ text: String) -> [String] {
+        var text = text
+        if let ascii = text.withUTF8({ bytes in bytes.allSatisfy { $0 < 0x80 } ? asciiTokens(bytes) : nil }) {
+            return ascii
+        }
+        return unicodeTokens(text)
+    }
+
+    /// The same rule on ASCII text, byte by byte (most corpora are mostly ASCII; building tokens a scalar at
+    /// a time costs several times more).
+    private func asciiTokens(_ bytes: UnsafeBufferPointer<UInt8>) -> [String] {
+        var tokens: [String] = []
+        var current: [UInt8] = []
+        current.reserveCapacity(32)
+        func finish() {
+            guard !current.isEmpty else { return }
+            let token = String(decoding: current, as: UTF8.self)
+            current.removeAll(keepingCapacity: true)
+            if !removesStopwords || !Self.stopwords.contains(token) { tokens.append(token) }
+        }
+        for byte in bytes {
+            switch byte {
+            case 0x30...0x39, 0x61...0x7A: current.append(byte)
+            case 0x41...0x5A: current.append(byte + 32)
+            default: finish()
+            }
+        }
+        finish()
+        return tokens
+    }
+
+    private func unicodeTokens(_ text: String) -> [String] {
         var tokens: [String] = []
         var current = String.UnicodeScalarView()
         func finish() {
@@ -32,7 +63,7 @@ public struct BM25Tokenizer: Sendable {
             if scalar == "\u{03A3}", isFinalSigma(scalars, at: index) {
                 out.unicodeScalars.append("\u{03C2}")
             } else if scalar.isASCII {
-                out.unicodeScalars.append(scalar.properties.isUppercase ? Unicode.Scalar(scalar.value + 32)! : scalar)
+                out.unicodeScalars.append((0x41...0x5A).contains(scalar.value) ? Unicode.Scalar(scalar.value + 32)! : scalar)
             } else {
                 out += scalar.properties.lowercaseMapping
             }

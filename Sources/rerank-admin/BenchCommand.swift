@@ -39,10 +39,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also measure sgemm alone at the model's largest shapes.") var sgemm = false
     @Option(help: "Load this checkpoint directory instead of random weights (--shape is then ignored); reports resident memory.")
     var model: String?
+    @Flag(help: ArgumentHelp("Cost report: seconds per query of the pairwise teacher (all ordered pairs) against the "
+        + "pointwise student on the same --candidates, one query's prompts at a time."))
+    var cost = false
+    @Option(help: "Candidates per query of --cost.") var candidates = 20
+    @Option(help: "Passage length in tokens of --cost (PRP cuts passages to 100 words, about 130 tokens).")
+    var passageTokens = 100
 
     func validate() throws {
-        guard batch > 0, tokens >= 4, iterations > 0 else {
-            throw ValidationError("--batch and --iterations must be positive, --tokens at least 4")
+        guard batch > 0, tokens >= 4, iterations > 0, candidates >= 2, passageTokens >= 4 else {
+            throw ValidationError("--batch and --iterations must be positive, --tokens and --passage-tokens at least 4, "
+                + "--candidates at least 2")
         }
     }
 
@@ -68,6 +75,7 @@ struct BenchCommand: ParsableCommand {
         guard config.vocabSize >= 4 else {
             throw ValidationError("the model's vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
         }
+        if cost { return try reportCost(model) }
         let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens, vocabSize: config.vocabSize)
         let yes: [Int32] = [Int32(min(2163, config.vocabSize - 1))]  // ▁Yes in the T5 vocabulary
 
@@ -109,6 +117,42 @@ struct BenchCommand: ParsableCommand {
                 print("\(shape) \(cores) x 1-thread \(aloneText); \(cores) BLAS threads \(spreadText)")
             }
         }
+    }
+}
+
+extension BenchCommand {
+    /// Prompt lengths: the instructdistill template with a short query adds about 40 tokens to the passage,
+    /// the PRP template about 60 to its two passages (counted with the T5 tokenizer).
+    func reportCost(_ model: T5Model) throws {
+        let vocab = model.config.vocabSize
+        let clamp = { (id: Int32) in min(id, Int32(vocab - 1)) }
+        let pointwise = benchDocuments(seed: seed, count: candidates, meanLength: passageTokens + 40, vocabSize: vocab)
+        let pairs = candidates * (candidates - 1)
+        let pairwise = benchDocuments(seed: seed + 1, count: pairs, meanLength: 2 * passageTokens + 60, vocabSize: vocab)
+        let yes = [clamp(2163)], answers = [clamp(71), clamp(272)], prefix = [0, clamp(5454)]
+        _ = try model.logits(inputs: Array(pointwise.prefix(2)), decoderPrefix: [0], vocabIDs: yes)
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var student = Double.infinity, teacher = 0.0
+        for _ in 0..<iterations {
+            student = min(student, try seconds { _ = try model.logits(inputs: pointwise, decoderPrefix: [0], vocabIDs: yes) })
+        }
+        teacher = try seconds {
+            for start in stride(from: 0, to: pairs, by: 64) {
+                _ = try model.logits(inputs: Array(pairwise[start..<min(start + 64, pairs)]), decoderPrefix: prefix,
+                                     vocabIDs: answers)
+            }
+        }
+        print("shape=\(self.model ?? shape.rawValue) candidates=\(candidates) passage-tokens=\(passageTokens) "
+              + "cores=\(CPUBudget.cores)")
+        print(String(format: "student pointwise: %d prompts of ~%d tokens, %.3f s/query (best of %d)", candidates,
+                     passageTokens + 40, student, iterations))
+        print(String(format: "teacher PRP all pairs: %d prompts of ~%d tokens, %.2f s/query (%.1f prompts/s)", pairs,
+                     2 * passageTokens + 60, teacher, Double(pairs) / teacher))
+        print(String(format: "teacher/student: %.0fx", teacher / student))
     }
 }
 

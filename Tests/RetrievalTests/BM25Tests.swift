@@ -35,7 +35,7 @@ final class BM25Tests: XCTestCase {
                 let reference = try XCTUnwrap(table[query.id])
                 let tokens = tokenizer.tokens(query.text)
                 XCTAssertEqual(tokens, reference.tokens, query.text)
-                let scores = Dictionary(uniqueKeysWithValues: index.scores(tokens).map { (index.docids[Int($0.key)], $0.value) })
+                let scores = Dictionary(uniqueKeysWithValues: index.scores(tokens).map { (index.docids[Int($0.document)], $0.score) })
                 XCTAssertEqual(Set(scores.keys), Set(reference.scores.keys), query.id)
                 for (docid, score) in reference.scores {
                     XCTAssertEqual(try XCTUnwrap(scores[docid]), score, accuracy: 1e-9 * max(1, abs(score)), "\(query.id) \(docid)")
