@@ -17,9 +17,9 @@ public struct DataFileError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Calls `body` with each line of a text file (without its newline) and its 1-based number, reading the
-/// file a block at a time so large files are never held whole.
+/// file a block at a time so large files are never held whole. "-" reads standard input.
 public func forEachLine(of path: String, _ body: (Substring, Int) throws -> Void) throws {
-    guard let file = fopen(path, "r") else {
+    guard let file = path == "-" ? fdopen(dup(STDIN_FILENO), "r") : fopen(path, "r") else {
         throw DataFileError(path: path, line: 0, reason: String(cString: strerror(errno)))
     }
     defer { fclose(file) }

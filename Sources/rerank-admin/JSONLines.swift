@@ -1,5 +1,6 @@
 import Foundation
 import Ranking
+import Retrieval
 
 /// Reads a JSON-lines file (or standard input for "-") one decoded value at a time.
 struct JSONLinesReader {
@@ -14,28 +15,19 @@ struct JSONLinesReader {
 
     /// Calls `body` with each non-blank line decoded as `T`, in order; stops at the first bad line.
     func forEach<T: Decodable>(_ type: T.Type, _ body: (T) throws -> Void) throws {
-        guard let file = path == "-" ? fdopen(dup(STDIN_FILENO), "r") : fopen(path, "r") else {
-            throw LineError(path: path, line: 0, reason: String(cString: strerror(errno)))
-        }
-        defer { fclose(file) }
         let decoder = JSONDecoder()
-        var buffer: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(buffer) }
-        var number = 0
-        while true {
-            let length = getline(&buffer, &capacity, file)
-            if length < 0 { break }
-            number += 1
-            let data = Data(bytes: buffer!, count: length)
-            if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) { continue }
-            let value: T
-            do { value = try decoder.decode(T.self, from: data) } catch {
-                throw LineError(path: path, line: number, reason: readableDescription(of: error))
+        do {
+            try forEachLine(of: path) { line, number in
+                guard line.contains(where: { !$0.isWhitespace }) else { return }
+                let value: T
+                do { value = try decoder.decode(T.self, from: Data(line.utf8)) } catch {
+                    throw LineError(path: path, line: number, reason: readableDescription(of: error))
+                }
+                try body(value)
             }
-            try body(value)
+        } catch let error as DataFileError {
+            throw LineError(path: path, line: error.line, reason: error.reason)
         }
-        if ferror(file) != 0 { throw LineError(path: path, line: number, reason: "read error") }
     }
 }
 
