@@ -57,6 +57,8 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Training the pointwise student on the teacher's order: RankNet, optimisers, checkpoints.
+        .target(name: "Distillation", dependencies: ["T5", "Ranking"]),
         // The pairwise teacher's jobs: inputs, resumable sharded output, merge, an OpenAI-compatible endpoint.
         .target(name: "Teacher", dependencies: ["Ranking", "Retrieval"]),
         // The HTTP face of the service: routes, JSON shapes, auth, access log; a thin layer.
@@ -89,6 +91,7 @@ let package = Package(
         .testTarget(name: "T5Tests", dependencies: ["T5"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
         .testTarget(name: "RankingTests", dependencies: ["Ranking", "ParityFixtures"]),
+        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "T5", "Ranking", "ParityFixtures"]),
         .testTarget(name: "HTTPServerTests", dependencies: [
             "HTTPServer", .product(name: "Logging", package: "swift-log"),
         ]),

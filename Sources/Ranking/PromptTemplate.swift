@@ -28,6 +28,20 @@ public enum ScoreRule: Equatable, Sendable {
         }
     }
 
+    /// d(rawScore) / d(logits), in `pieces` order: what training sends back through the model.
+    public func rawScoreGradient(logits: [Float]) -> [Float] {
+        switch self {
+        case .logit:
+            return [1]
+        case .logSoftmax:
+            // score = positive - logsumexp(negative, positive)
+            let negative = logits[0], positive = logits[1]
+            let top = max(negative, positive)
+            let pNegative = exp(negative - top) / (exp(negative - top) + exp(positive - top))
+            return [-pNegative, pNegative]
+        }
+    }
+
     /// The raw score as a probability in [0, 1]: sigmoid of a logit, or P(positive).
     public func probability(rawScore: Float) -> Float {
         switch self {

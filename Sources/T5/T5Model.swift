@@ -89,6 +89,9 @@ public final class T5Model: @unchecked Sendable {
         block.deallocate()
     }
 
+    /// The parameter block, for copying (training starts from it).
+    var parameterBlock: UnsafePointer<Float> { UnsafePointer(block) }
+
     /// Number of fp32 parameters in the block.
     public var parameterCount: Int { layout.parameterCount }
 

@@ -1,0 +1,391 @@
+import Foundation
+
+/// A T5 being trained for pointwise scoring: its own mutable parameter block and a gradient block of the same
+/// layout (llm.c style). `forward` runs the encoder over each input and one decoder step from the start token,
+/// keeping what `backward` needs; `backward` accumulates into `gradients`. One thread at a time; the GEMMs use
+/// OpenBLAS's threads.
+public final class T5TrainingModel {
+    public let config: T5Config
+    let layout: T5ParameterLayout
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let gradients: UnsafeMutableBufferPointer<Float>
+
+    /// Starts from the weights of `model`.
+    public init(copying model: T5Model) {
+        config = model.config
+        layout = model.layout
+        parameters = .allocate(capacity: layout.parameterCount)
+        _ = parameters.initialize(from: UnsafeBufferPointer(start: model.parameterBlock, count: layout.parameterCount))
+        gradients = .allocate(capacity: layout.parameterCount)
+        gradients.initialize(repeating: 0)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+    }
+
+    /// Every tensor in block order: its Hugging Face name, shape and offset into `parameters` / `gradients`.
+    public var tensors: [(name: String, shape: [Int], offset: Int)] { layout.tensors.map { ($0.name, $0.shape, $0.offset) } }
+
+    public func zeroGradients() { gradients.update(repeating: 0) }
+
+    /// A scoring model with the current weights.
+    public func inferenceModel() throws -> T5Model {
+        try T5Model(config: config) { name, _, destination in
+            let tensor = layout.tensors.first { $0.name == name }!
+            _ = destination.initialize(from: UnsafeBufferPointer(rebasing: parameters[tensor.offset..<(tensor.offset + tensor.count)]))
+        }
+    }
+
+    /// Logits of `vocabIDs` at the first decoder step (decoder input = [start]) for each input.
+    public func forward(inputs: [[Int32]], vocabIDs: [Int32]) throws(T5InputError) -> T5TrainingPass {
+        let vocab = Int32(config.vocabSize)
+        for id in vocabIDs where id < 0 || id >= vocab { throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize) }
+        for (index, input) in inputs.enumerated() {
+            guard !input.isEmpty else { throw .emptyInput(index: index) }
+            for id in input where id < 0 || id >= vocab { throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize) }
+        }
+        let pass = T5TrainingPass(model: self, inputs: inputs, vocabIDs: vocabIDs)
+        pass.forward()
+        return pass
+    }
+
+    var weights: T5Weights { T5Weights(config: config, layout: layout, base: UnsafePointer(parameters.baseAddress!)) }
+}
+
+/// One batch's activations, kept from `forward` for `backward`.
+public final class T5TrainingPass {
+    unowned let model: T5TrainingModel
+    let inputs: [[Int32]]
+    let vocabIDs: [Int32]
+    let pack: PackedSequences
+    /// [inputs.count][vocabIDs.count].
+    public private(set) var logits: [[Float]] = []
+    private var buffers: [UnsafeMutablePointer<Float>] = []
+
+    struct EncoderLayerCache {
+        var input, normed1, qkv, attended, middle, normed2, pre, activated: UnsafeMutablePointer<Float>
+    }
+
+    struct DecoderLayerCache {
+        var input, normed1, qkv, attended1, middle1, normed2, query, crossKV, attended2, middle2, normed3, pre,
+            activated: UnsafeMutablePointer<Float>
+    }
+
+    private var encoderLayers: [EncoderLayerCache] = []
+    private var decoderLayers: [DecoderLayerCache] = []
+    private var encoderFinalInput: UnsafeMutablePointer<Float>!
+    private var encoded: UnsafeMutablePointer<Float>!
+    private var decoderFinalInput: UnsafeMutablePointer<Float>!
+    private var decoded: UnsafeMutablePointer<Float>!
+    private var encoderBias: UnsafeMutablePointer<Float>!
+    private var decoderBias: UnsafeMutablePointer<Float>!
+
+    init(model: T5TrainingModel, inputs: [[Int32]], vocabIDs: [Int32]) {
+        self.model = model
+        self.inputs = inputs
+        self.vocabIDs = vocabIDs
+        self.pack = PackedSequences(lengths: inputs.map(\.count))
+    }
+
+    deinit {
+        for buffer in buffers { buffer.deallocate() }
+    }
+
+    private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        buffers.append(pointer)
+        return pointer
+    }
+
+    private var c: T5Config { model.config }
+    private var ffnWidth: Int { c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF }
+    private let decoderPrefix = 1
+
+    func forward() {
+        let w = model.weights
+        let rows = pack.rows, n = inputs.count, d = c.dModel, inner = c.innerDim
+        let scores = buffer(pack.maxLength * pack.maxLength)
+        encoderBias = buffer(c.numHeads * (2 * pack.maxLength - 1))
+        relative_position_bias_forward(
+            encoderBias, w[w.layout.encoderPositionBias], maxLength: pack.maxLength, heads: c.numHeads,
+            bidirectional: true, numBuckets: c.relativeAttentionNumBuckets, maxDistance: c.relativeAttentionMaxDistance)
+        let encoderPositions = PositionBias(values: encoderBias, maxLength: pack.maxLength)
+
+        var x = buffer(rows * d)
+        for (s, ids) in inputs.enumerated() {
+            embedding_forward(x + pack.offsets[s] * d, ids: ids, table: w[w.layout.shared], dim: d)
+        }
+        for layer in w.layout.encoderLayers {
+            let cache = EncoderLayerCache(
+                input: x, normed1: buffer(rows * d), qkv: buffer(rows * 3 * inner), attended: buffer(rows * inner),
+                middle: buffer(rows * d), normed2: buffer(rows * d), pre: buffer(rows * ffnWidth),
+                activated: buffer(rows * c.dFF))
+            rmsnorm_forward(cache.normed1, x, w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+            matmul_forward(cache.qkv, cache.normed1, w[layer.selfAttention.q], rows: rows, inDim: d, outDim: 3 * inner)
+            for (offset, length) in zip(pack.offsets, pack.lengths) {
+                let base = cache.qkv + offset * 3 * inner
+                attention_forward(
+                    cache.attended + offset * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner,
+                    ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: encoderPositions,
+                    queryLength: length, keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
+            }
+            cache.middle.update(from: x, count: rows * d)
+            matmul_forward(cache.middle, cache.attended, w[layer.selfAttention.o], rows: rows, inDim: inner, outDim: d,
+                           accumulate: true)
+            rmsnorm_forward(cache.normed2, cache.middle, w[layer.feedForwardNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+            x = buffer(rows * d)
+            x.update(from: cache.middle, count: rows * d)
+            feedForward(residual: x, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
+                        ffn: layer.feedForward, rows: rows, weights: w)
+            encoderLayers.append(cache)
+        }
+        encoderFinalInput = x
+        encoded = buffer(rows * d)
+        rmsnorm_forward(encoded, x, w[w.layout.encoderFinalNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+
+        // The decoder: one position per input, fed the start token.
+        decoderBias = buffer(c.numHeads)
+        relative_position_bias_forward(
+            decoderBias, w[w.layout.decoderPositionBias], maxLength: decoderPrefix, heads: c.numHeads,
+            bidirectional: false, numBuckets: c.relativeAttentionNumBuckets, maxDistance: c.relativeAttentionMaxDistance)
+        let decoderPositions = PositionBias(values: decoderBias, maxLength: decoderPrefix)
+        var y = buffer(n * d)
+        for s in 0..<n { embedding_forward(y + s * d, ids: [c.decoderStartTokenID], table: w[w.layout.shared], dim: d) }
+        for layer in w.layout.decoderLayers {
+            let cache = DecoderLayerCache(
+                input: y, normed1: buffer(n * d), qkv: buffer(n * 3 * inner), attended1: buffer(n * inner),
+                middle1: buffer(n * d), normed2: buffer(n * d), query: buffer(n * inner), crossKV: buffer(rows * 2 * inner),
+                attended2: buffer(n * inner), middle2: buffer(n * d), normed3: buffer(n * d), pre: buffer(n * ffnWidth),
+                activated: buffer(n * c.dFF))
+            rmsnorm_forward(cache.normed1, y, w[layer.selfAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+            matmul_forward(cache.qkv, cache.normed1, w[layer.selfAttention.q], rows: n, inDim: d, outDim: 3 * inner)
+            for s in 0..<n {
+                let base = cache.qkv + s * 3 * inner
+                attention_forward(
+                    cache.attended1 + s * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
+                    v: base + 2 * inner, ldv: 3 * inner, positionBias: decoderPositions, queryLength: 1, keyLength: 1,
+                    heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores)
+            }
+            cache.middle1.update(from: y, count: n * d)
+            matmul_forward(cache.middle1, cache.attended1, w[layer.selfAttention.o], rows: n, inDim: inner, outDim: d,
+                           accumulate: true)
+
+            let cross = layer.crossAttention
+            rmsnorm_forward(cache.normed2, cache.middle1, w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+            matmul_forward(cache.query, cache.normed2, w[cross.q], rows: n, inDim: d, outDim: inner)
+            matmul_forward(cache.crossKV, encoded, w[cross.k], rows: rows, inDim: d, outDim: 2 * inner)
+            for (s, (offset, length)) in zip(pack.offsets, pack.lengths).enumerated() {
+                let keys = cache.crossKV + offset * 2 * inner
+                attention_forward(
+                    cache.attended2 + s * inner, ldOut: inner, q: cache.query + s * inner, ldq: inner, k: keys,
+                    ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: 1,
+                    keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
+            }
+            cache.middle2.update(from: cache.middle1, count: n * d)
+            matmul_forward(cache.middle2, cache.attended2, w[cross.o], rows: n, inDim: inner, outDim: d, accumulate: true)
+
+            rmsnorm_forward(cache.normed3, cache.middle2, w[layer.feedForwardNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+            y = buffer(n * d)
+            y.update(from: cache.middle2, count: n * d)
+            feedForward(residual: y, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
+                        ffn: layer.feedForward, rows: n, weights: w)
+            decoderLayers.append(cache)
+        }
+        decoderFinalInput = y
+        decoded = buffer(n * d)
+        rmsnorm_forward(decoded, y, w[w.layout.decoderFinalNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+        logits = (0..<n).map { lm_head_forward(hidden: decoded + $0 * d, vocabIDs: vocabIDs, weights: w) }
+    }
+
+    /// residual += wo(act(wi normed)), keeping the pre-activation in `pre` and the activation in `activated`.
+    private func feedForward(residual: UnsafeMutablePointer<Float>, pre: UnsafeMutablePointer<Float>,
+                             activated: UnsafeMutablePointer<Float>, normed: UnsafePointer<Float>,
+                             ffn: FeedForwardOffsets, rows: Int, weights w: T5Weights) {
+        let width = ffnWidth
+        matmul_forward(pre, normed, w[ffn.wi0], rows: rows, inDim: c.dModel, outDim: width)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
+        defer { scratch.deallocate() }
+        scratch.update(from: pre, count: rows * width)
+        switch c.feedForward {
+        case .gatedGelu:
+            gated_gelu_forward(scratch, rows: rows, dFF: c.dFF)
+            for r in 0..<rows { (activated + r * c.dFF).update(from: scratch + r * width, count: c.dFF) }
+        case .relu:
+            relu_forward(scratch, count: rows * width)
+            activated.update(from: scratch, count: rows * width)
+        }
+        matmul_forward(residual, activated, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: c.dModel, accumulate: true)
+    }
+
+    /// Accumulates d(loss)/d(parameters) into the model's gradients, given d(loss)/d(logits).
+    public func backward(dLogits: [[Float]]) {
+        precondition(dLogits.count == inputs.count && dLogits.allSatisfy { $0.count == vocabIDs.count })
+        let w = model.weights
+        let grad = model.gradients.baseAddress!
+        let rows = pack.rows, n = inputs.count, d = c.dModel, inner = c.innerDim
+        let scale: Float = c.scaleDecoderOutputs ? Float(pow(Double(d), -0.5)) : 1
+        let scratch = Scratch()
+        defer { scratch.free() }
+        let scores = scratch.take(pack.maxLength * pack.maxLength)
+        let dProbabilities = scratch.take(pack.maxLength * pack.maxLength)
+
+        // lm_head rows and the decoder's final norm.
+        let dDecoded = scratch.take(n * d)
+        let head = w[w.layout.lmHead]
+        for s in 0..<n {
+            for (j, id) in vocabIDs.enumerated() where dLogits[s][j] != 0 {
+                let g = dLogits[s][j] * scale
+                let row = head + Int(id) * d, dRow = grad + w.layout.lmHead + Int(id) * d
+                for i in 0..<d {
+                    dDecoded[s * d + i] += g * row[i]
+                    dRow[i] += g * decoded[s * d + i]
+                }
+            }
+        }
+        let dY = scratch.take(n * d)
+        rmsnorm_backward(dInp: dY, dWeight: grad + w.layout.decoderFinalNorm, dOut: dDecoded, inp: decoderFinalInput,
+                         weight: w[w.layout.decoderFinalNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+
+        let dEncoded = scratch.take(rows * d)
+        let dDecoderRelative = scratch.take(c.numHeads)
+        let decoderPositions = PositionBias(values: decoderBias, maxLength: decoderPrefix)
+        let dNormed = scratch.take(max(rows, n) * d)
+        let dAttended = scratch.take(max(rows, n) * inner)
+        let dQKV = scratch.take(max(rows, n) * 3 * inner)
+        let dPre = scratch.take(max(rows, n) * ffnWidth)
+        let dActivated = scratch.take(max(rows, n) * c.dFF)
+        for (layer, cache) in zip(w.layout.decoderLayers, decoderLayers).reversed() {
+            feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
+                                normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
+                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, weights: w)
+
+            let cross = layer.crossAttention
+            dAttended.update(repeating: 0, count: n * inner)
+            matmul_backward(dInp: dAttended, dWeight: grad + cross.o, dOut: dY, inp: cache.attended2, weight: w[cross.o],
+                            rows: n, inDim: inner, outDim: d)
+            let dQuery = dQKV
+            dQuery.update(repeating: 0, count: n * inner)
+            let dCrossKV = scratch.take(rows * 2 * inner)
+            for (s, (offset, length)) in zip(pack.offsets, pack.lengths).enumerated() {
+                let keys = cache.crossKV + offset * 2 * inner, dKeys = dCrossKV + offset * 2 * inner
+                attention_backward(
+                    dq: dQuery + s * inner, dk: dKeys, dv: dKeys + inner, dRelative: nil, dOut: dAttended + s * inner,
+                    ldDOut: inner, q: cache.query + s * inner, ldq: inner, k: keys, ldk: 2 * inner, v: keys + inner,
+                    ldv: 2 * inner, positionBias: nil, queryLength: 1, keyLength: length, heads: c.numHeads, dKV: c.dKV,
+                    causal: false, scores: scores, dProbabilities: dProbabilities)
+            }
+            matmul_backward(dInp: dEncoded, dWeight: grad + cross.k, dOut: dCrossKV, inp: encoded, weight: w[cross.k],
+                            rows: rows, inDim: d, outDim: 2 * inner)
+            dNormed.update(repeating: 0, count: n * d)
+            matmul_backward(dInp: dNormed, dWeight: grad + cross.q, dOut: dQuery, inp: cache.normed2, weight: w[cross.q],
+                            rows: n, inDim: d, outDim: inner)
+            rmsnorm_backward(dInp: dY, dWeight: grad + layer.crossAttentionNorm, dOut: dNormed, inp: cache.middle1,
+                             weight: w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+
+            let attention = layer.selfAttention
+            dAttended.update(repeating: 0, count: n * inner)
+            matmul_backward(dInp: dAttended, dWeight: grad + attention.o, dOut: dY, inp: cache.attended1,
+                            weight: w[attention.o], rows: n, inDim: inner, outDim: d)
+            dQKV.update(repeating: 0, count: n * 3 * inner)
+            for s in 0..<n {
+                let base = cache.qkv + s * 3 * inner, dBase = dQKV + s * 3 * inner
+                attention_backward(
+                    dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dDecoderRelative,
+                    dOut: dAttended + s * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
+                    v: base + 2 * inner, ldv: 3 * inner, positionBias: decoderPositions, queryLength: 1, keyLength: 1,
+                    heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores, dProbabilities: dProbabilities)
+            }
+            dNormed.update(repeating: 0, count: n * d)
+            matmul_backward(dInp: dNormed, dWeight: grad + attention.q, dOut: dQKV, inp: cache.normed1,
+                            weight: w[attention.q], rows: n, inDim: d, outDim: 3 * inner)
+            rmsnorm_backward(dInp: dY, dWeight: grad + layer.selfAttentionNorm, dOut: dNormed, inp: cache.input,
+                             weight: w[layer.selfAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+        }
+        embedding_backward(dTable: grad + w.layout.shared, dOut: dY, ids: Array(repeating: c.decoderStartTokenID, count: n), dim: d)
+        relative_position_bias_backward(
+            dTable: grad + w.layout.decoderPositionBias, dRelative: dDecoderRelative, maxLength: decoderPrefix,
+            heads: c.numHeads, bidirectional: false, numBuckets: c.relativeAttentionNumBuckets,
+            maxDistance: c.relativeAttentionMaxDistance)
+
+        // The encoder.
+        let dX = scratch.take(rows * d)
+        rmsnorm_backward(dInp: dX, dWeight: grad + w.layout.encoderFinalNorm, dOut: dEncoded, inp: encoderFinalInput,
+                         weight: w[w.layout.encoderFinalNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+        let span = 2 * pack.maxLength - 1
+        let dEncoderRelative = scratch.take(c.numHeads * span)
+        let encoderPositions = PositionBias(values: encoderBias, maxLength: pack.maxLength)
+        for (layer, cache) in zip(w.layout.encoderLayers, encoderLayers).reversed() {
+            feedForwardBackward(dResidual: dX, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
+                                normInput: cache.middle, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
+                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, weights: w)
+            let attention = layer.selfAttention
+            dAttended.update(repeating: 0, count: rows * inner)
+            matmul_backward(dInp: dAttended, dWeight: grad + attention.o, dOut: dX, inp: cache.attended,
+                            weight: w[attention.o], rows: rows, inDim: inner, outDim: d)
+            dQKV.update(repeating: 0, count: rows * 3 * inner)
+            for (offset, length) in zip(pack.offsets, pack.lengths) {
+                let base = cache.qkv + offset * 3 * inner, dBase = dQKV + offset * 3 * inner
+                attention_backward(
+                    dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dEncoderRelative,
+                    dOut: dAttended + offset * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner,
+                    ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: encoderPositions,
+                    queryLength: length, keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false,
+                    scores: scores, dProbabilities: dProbabilities)
+            }
+            dNormed.update(repeating: 0, count: rows * d)
+            matmul_backward(dInp: dNormed, dWeight: grad + attention.q, dOut: dQKV, inp: cache.normed1,
+                            weight: w[attention.q], rows: rows, inDim: d, outDim: 3 * inner)
+            rmsnorm_backward(dInp: dX, dWeight: grad + layer.selfAttentionNorm, dOut: dNormed, inp: cache.input,
+                             weight: w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+        }
+        for (s, ids) in inputs.enumerated() {
+            embedding_backward(dTable: grad + w.layout.shared, dOut: dX + pack.offsets[s] * d, ids: ids, dim: d)
+        }
+        relative_position_bias_backward(
+            dTable: grad + w.layout.encoderPositionBias, dRelative: dEncoderRelative, maxLength: pack.maxLength,
+            heads: c.numHeads, bidirectional: true, numBuckets: c.relativeAttentionNumBuckets,
+            maxDistance: c.relativeAttentionMaxDistance)
+    }
+
+    /// Backward of `residual += wo(act(wi rmsnorm(normInput)))`: dResidual gains the path through the block.
+    private func feedForwardBackward(dResidual: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>,
+                                     activated: UnsafePointer<Float>, normed: UnsafePointer<Float>,
+                                     normInput: UnsafePointer<Float>, norm: Int, ffn: FeedForwardOffsets, rows: Int,
+                                     dNormed: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>,
+                                     dActivated: UnsafeMutablePointer<Float>, weights w: T5Weights) {
+        let grad = model.gradients.baseAddress!
+        let d = c.dModel, width = ffnWidth
+        dActivated.update(repeating: 0, count: rows * c.dFF)
+        matmul_backward(dInp: dActivated, dWeight: grad + ffn.wo, dOut: dResidual, inp: activated, weight: w[ffn.wo],
+                        rows: rows, inDim: c.dFF, outDim: d)
+        switch c.feedForward {
+        case .gatedGelu: gated_gelu_backward(dPre: dPre, dH: dActivated, pre: pre, rows: rows, dFF: c.dFF)
+        case .relu: relu_backward(dPre: dPre, dH: dActivated, pre: pre, count: rows * c.dFF)
+        }
+        dNormed.update(repeating: 0, count: rows * d)
+        matmul_backward(dInp: dNormed, dWeight: grad + ffn.wi0, dOut: dPre, inp: normed, weight: w[ffn.wi0],
+                        rows: rows, inDim: d, outDim: width)
+        rmsnorm_backward(dInp: dResidual, dWeight: grad + norm, dOut: dNormed, inp: normInput, weight: w[norm],
+                         rows: rows, dim: d, eps: c.layerNormEpsilon)
+    }
+}
+
+/// Zeroed scratch buffers freed together.
+private final class Scratch {
+    private var buffers: [UnsafeMutablePointer<Float>] = []
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        buffers.append(pointer)
+        return pointer
+    }
+
+    func free() {
+        for buffer in buffers { buffer.deallocate() }
+        buffers = []
+    }
+}
