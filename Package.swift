@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Training the pointwise student on the teacher's order: RankNet, optimisers, checkpoints.
-        .target(name: "Distillation", dependencies: ["T5", "Ranking"]),
+        .target(name: "Distillation", dependencies: ["T5", "Ranking", "Retrieval"]),
         // The pairwise teacher's jobs: inputs, resumable sharded output, merge, an OpenAI-compatible endpoint.
         .target(name: "Teacher", dependencies: ["Ranking", "Retrieval"]),
         // The HTTP face of the service: routes, JSON shapes, auth, access log; a thin layer.
@@ -79,7 +79,7 @@ let package = Package(
             .copy("Resources/openapi.yaml"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
-            "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher",
+            "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher", "Distillation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).

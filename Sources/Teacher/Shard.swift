@@ -26,7 +26,7 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// 64-bit FNV-1a of the UTF-8 bytes: stable across runs and machines (Swift's Hasher is seeded).
-    static func fnv1a(_ text: String) -> UInt64 {
+    public static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)

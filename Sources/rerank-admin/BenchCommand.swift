@@ -186,19 +186,6 @@ func pointwiseFLOPs(_ c: T5Config, length: Int) -> Double {
     return 2 * (Double(c.numLayers) * encoderLayer + Double(c.numDecoderLayers) * decoderLayer + d)
 }
 
-/// splitmix64 (Steele et al.), the generator shared with the Python benchmark.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random weights with O(1) activations: layer norms near 1, projections ~ d_model^-1/2.
 private func fillRandom(name: String, destination: UnsafeMutableBufferPointer<Float>, dModel: Int,
                         generator: inout SplitMix64) {
