@@ -25,6 +25,7 @@ struct CandidatesCommand: ParsableCommand {
     @Option(help: "BM25 k1.") var k1 = 1.5
     @Option(help: "BM25 b.") var b = 0.75
     @Option(help: "Floor for negative idfs, as a fraction of the mean idf (rank_bm25's epsilon).") var epsilon = 0.25
+    @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
@@ -34,9 +35,17 @@ struct CandidatesCommand: ParsableCommand {
     func run() throws {
         let tokenizer = BM25Tokenizer(removesStopwords: !noStopwords)
         var index = BM25Index(parameters: .init(k1: k1, b: b, epsilon: epsilon))
-        try forEachCorpusDocument(in: corpus) { index.add(docid: $0.id, tokens: tokenizer.tokens($0.indexedText)) }
+        // The corpus is streamed, so its size is unknown: a count and a rate, no ETA.
+        let indexing = Progress(label: "candidates: index", total: 0, unit: "documents", quiet: quiet)
+        try forEachCorpusDocument(in: corpus) {
+            index.add(docid: $0.id, tokens: tokenizer.tokens($0.indexedText))
+            if index.count % 1000 == 0 { indexing.advance(items: 1000) }
+        }
+        indexing.advance(items: index.count % 1000)
+        indexing.finish(indexing.summary)
         index.finish()
         let queryList = try readQueries(queries)
+        let searching = Progress(label: "candidates: search", total: queryList.count, unit: "queries", quiet: quiet)
         var out = ""
         let write: (String) -> Void
         if output == "-" {
@@ -51,7 +60,9 @@ struct CandidatesCommand: ParsableCommand {
             for (rank, hit) in index.top(tokenizer.tokens(query.text), k: topK).enumerated() {
                 write("\(query.id) Q0 \(hit.docid) \(rank + 1) \(hit.score) bm25")
             }
+            searching.advance()
         }
+        searching.finish(searching.summary)
         if output != "-" { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
     }
 }

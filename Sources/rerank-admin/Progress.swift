@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 
 /// Progress of a long job on standard error: a bar redrawn in place with rates and ETA on a terminal,
-/// a plain line every `interval` seconds otherwise (logs), nothing with --quiet.
+/// a plain line every `interval` seconds otherwise (logs), nothing with --quiet. A total of 0 means
+/// unknown (a streamed input): a count and a rate only.
 final class Progress {
     let label: String
     let total: Int
@@ -32,7 +33,7 @@ final class Progress {
         done += items
         self.work += work
         let now = Date()
-        if now.timeIntervalSince(lastDraw) >= (interactive ? 0.1 : interval) || done == total { draw(now) }
+        if now.timeIntervalSince(lastDraw) >= (interactive ? 0.1 : interval) || (total > 0 && done == total) { draw(now) }
     }
 
     /// Counts items finished by an earlier run, with a line saying so.
@@ -53,7 +54,8 @@ final class Progress {
 
     var summary: String {
         let seconds = Date().timeIntervalSince(start)
-        var text = "\(done - resumed)/\(total - resumed) \(unit) in \(String(format: "%.1f", seconds)) s"
+        var text = total > 0 ? "\(done - resumed)/\(total - resumed) \(unit)" : "\(done) \(unit)"
+        text += " in \(String(format: "%.1f", seconds)) s"
         if let workUnit { text += ", \(work) \(workUnit)" }
         return text
     }
@@ -64,10 +66,12 @@ final class Progress {
         guard !quiet else { return }
         let seconds = max(now.timeIntervalSince(start), 1e-9)
         let rate = Double(done - resumed) / seconds  // this run's pace, for an honest ETA
-        var text = "\(done)/\(total) \(unit), \(String(format: "%.2f", rate)) \(unit)/s"
+        var text = (total > 0 ? "\(done)/\(total) \(unit)" : "\(done) \(unit)") + ", \(String(format: "%.2f", rate)) \(unit)/s"
         if let workUnit { text += ", \(String(format: "%.1f", Double(work) / seconds)) \(workUnit)/s" }
         if done > 0, done < total { text += ", ETA \(Self.duration(Double(total - done) / rate))" }
-        if interactive {
+        if interactive && total == 0 {
+            write("\r\(label): \(text)\u{1B}[K")
+        } else if interactive {
             let width = 24
             let filled = total > 0 ? width * done / total : width
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
