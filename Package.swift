@@ -59,6 +59,8 @@ let package = Package(
         ]),
         // Training the pointwise student on the teacher's order: RankNet, optimisers, checkpoints.
         .target(name: "Distillation", dependencies: ["T5", "Ranking", "Retrieval"]),
+        // Immutable model versions and an atomically flipped `current`, shared by publishers and servers.
+        .target(name: "ModelStore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The pairwise teacher's jobs: inputs, resumable sharded output, merge, an OpenAI-compatible endpoint.
         .target(name: "Teacher", dependencies: ["Ranking", "Retrieval"]),
         // The HTTP face of the service: routes, JSON shapes, auth, access log; a thin layer.
@@ -69,7 +71,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "rerankd", dependencies: [
-            "HTTPServer", "RerankAPI", "RerankService", "Ranking", "T5",
+            "HTTPServer", "RerankAPI", "RerankService", "Ranking", "T5", "ModelStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -79,7 +81,7 @@ let package = Package(
             .copy("Resources/openapi.yaml"),
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
-            "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher", "Distillation",
+            "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher", "Distillation", "ModelStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).

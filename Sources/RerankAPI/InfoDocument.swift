@@ -38,10 +38,17 @@ struct InfoDocument: Encodable {
         let max_input_tokens, max_documents, max_batch_tokens, max_batch_pairs, max_queued_tokens, max_body_bytes: Int
         let max_batch_delay_seconds, request_timeout_seconds: Double
     }
+    struct Failure: Encodable {
+        let directory: String
+        let error: String
+        let at: String
+    }
     let version: String
     let model: Model
     let template: Template
     let limits: Limits
+    /// The last reload that failed (the model above kept serving); absent until one fails and after one succeeds.
+    let last_reload_failure: Failure?
 }
 
 extension RerankRouter {
@@ -75,7 +82,10 @@ extension RerankRouter {
                 max_input_tokens: limits.maxInputTokens, max_documents: limits.maxDocuments,
                 max_batch_tokens: limits.maxBatchTokens, max_batch_pairs: limits.maxBatchPairs,
                 max_queued_tokens: limits.maxQueuedTokens, max_body_bytes: configuration.maxBodyBytes,
-                max_batch_delay_seconds: limits.maxBatchDelay, request_timeout_seconds: limits.requestTimeout))
+                max_batch_delay_seconds: limits.maxBatchDelay, request_timeout_seconds: limits.requestTimeout),
+            last_reload_failure: service.lastReloadFailure.map {
+                .init(directory: $0.directory, error: $0.message, at: ISO8601DateFormatter().string(from: $0.at))
+            })
         return try! encoder.encode(document)
     }
 }

@@ -27,6 +27,7 @@ public final class RerankService: @unchecked Sendable {
     private let reloads = DispatchQueue(label: "rerank.reload")
     private let metrics = ServiceMetrics()
     private var batcher: Thread?
+    private var reloadFailure: ReloadFailure?
 
     public init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger) {
         self.active = model
@@ -48,6 +49,12 @@ public final class RerankService: @unchecked Sendable {
     public var model: ActiveModel {
         lock.lock(); defer { lock.unlock() }
         return active
+    }
+
+    /// The last reload that failed, cleared by the next one that succeeds.
+    public var lastReloadFailure: ReloadFailure? {
+        lock.lock(); defer { lock.unlock() }
+        return reloadFailure
     }
 
     /// True while the service takes new requests.
@@ -83,13 +90,18 @@ public final class RerankService: @unchecked Sendable {
                 let loaded = try ModelLoader.load(directory: target, template: current.scorer.template,
                                                   maxInputTokens: configuration.maxInputTokens)
                 replaceModel(with: loaded)
+                lock.withLock { reloadFailure = nil }
+                metrics.reloaded(succeeded: true)
                 logger.info("model swapped in", metadata: [
                     "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
                     "load_seconds": "\(loaded.loadSeconds)",
                     "output": "\(loaded.scorer.model.config.outputRule)"])
                 completion(.success(loaded))
             } catch {
-                logger.error("model reload failed; the active model keeps serving", metadata: ["error": "\(error)"])
+                lock.withLock { reloadFailure = ReloadFailure(directory: target, message: "\(error)", at: Date()) }
+                metrics.reloaded(succeeded: false)
+                logger.error("model reload failed; the active model keeps serving", metadata: [
+                    "directory": "\(target)", "error": "\(error)"])
                 completion(.failure(error))
             }
         }
@@ -360,4 +372,11 @@ public final class RerankService: @unchecked Sendable {
         lock.unlock()
         for request in failed { completions.async { request.completion(.failure(error)) } }
     }
+}
+
+/// A model directory that could not be swapped in, and why.
+public struct ReloadFailure: Sendable, Equatable {
+    public let directory: String
+    public let message: String
+    public let at: Date
 }

@@ -19,6 +19,9 @@ final class ServiceMetrics: Sendable {
     private let droppedTimedOut = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "timeout")])
     private let droppedCancelled = Counter(label: "rerank_dropped_requests_total", dimensions: [("reason", "cancelled")])
 
+    private let reloadsSucceeded = Counter(label: "rerank_model_reloads_total", dimensions: [("result", "ok")])
+    private let reloadsFailed = Counter(label: "rerank_model_reloads_total", dimensions: [("result", "failed")])
+
     private let modelInfo = Mutex<Gauge?>(nil)
     private let throughput = Mutex<(tokens: Int, nanoseconds: UInt64)>((0, 0))
 
@@ -26,6 +29,10 @@ final class ServiceMetrics: Sendable {
     var recentTokensPerSecond: Double {
         let (tokens, nanoseconds) = throughput.withLock { $0 }
         return nanoseconds == 0 ? 0 : Double(tokens) / (Double(nanoseconds) / 1e9)
+    }
+
+    func reloaded(succeeded: Bool) {
+        (succeeded ? reloadsSucceeded : reloadsFailed).increment()
     }
 
     func queueChanged(pairs: Int, tokens: Int) {

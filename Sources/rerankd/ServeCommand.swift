@@ -4,10 +4,12 @@ import Foundation
 import HTTPServer
 import Logging
 import Metrics
+import ModelStore
 import Prometheus
 import Ranking
 import RerankAPI
 import RerankService
+import Synchronization
 import T5
 
 struct Rerankd: ParsableCommand {
@@ -21,7 +23,8 @@ struct Rerankd: ParsableCommand {
             POST /admin/reload (with --admin-token) over HTTP/1.1 and HTTP/2 cleartext (h2c). \
             Every option can also be set with an environment variable: RERANK_ and the option name in \
             capitals with underscores (RERANK_MAX_BATCH_TOKENS=4096); a flag wins over the variable. \
-            SIGHUP reloads the model from --model; SIGTERM/SIGINT drain and exit.
+            SIGHUP reloads the model from --model (or the store's current version); SIGTERM/SIGINT drain and exit. \
+            With --model-store the server follows the store's `current` version as publishers flip it.
             """,
         version: version)
 
@@ -29,7 +32,7 @@ struct Rerankd: ParsableCommand {
         "host", "port", "model", "template", "template-file", "admin-token", "api-key", "max-input-tokens",
         "max-documents", "max-batch-tokens", "max-batch-pairs", "max-batch-delay", "max-queued-tokens",
         "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connection-body-bytes", "max-buffered-body-bytes",
-        "max-connections", "drain-timeout", "log-level",
+        "max-connections", "drain-timeout", "log-level", "model-store", "model-store-poll",
     ]
 
     @Option(help: "Address to listen on.") var host = "0.0.0.0"
@@ -38,6 +41,11 @@ struct Rerankd: ParsableCommand {
         "Checkpoint directory (Hugging Face layout). Default: the embedded demo model (random weights, "
             + "for trying the API only).", valueName: "dir"))
     var model: String?
+    @Option(help: ArgumentHelp(
+        "Model store (see `rerank-admin publish`): serve STORE/current and hot-swap whenever it is flipped. "
+            + "Not with --model.", valueName: "dir"))
+    var modelStore: String?
+    @Option(help: "Seconds between checks of the model store's current version.") var modelStorePoll = 2.0
     @Option(help: ArgumentHelp("Prompt template preset: \(PromptTemplate.presets.keys.sorted().joined(separator: ", ")).",
                                valueName: "name"))
     var template = PromptTemplate.instructDistill.name
@@ -81,6 +89,8 @@ struct Rerankd: ParsableCommand {
         guard maxBatchDelay >= 0, requestTimeout >= 0, drainTimeout >= 0 else {
             throw ValidationError("durations must not be negative")
         }
+        if model != nil, modelStore != nil { throw ValidationError("give --model or --model-store, not both") }
+        guard modelStorePoll > 0 else { throw ValidationError("--model-store-poll must be positive") }
     }
 
     func run() throws {
@@ -94,7 +104,8 @@ struct Rerankd: ParsableCommand {
         let blasThreads = CPUBudget.configureBLAS(threads: 1)
         logger.info("cores", metadata: ["workers": "\(CPUBudget.cores)", "blas_threads": "\(blasThreads)"])
 
-        let modelDirectory = try model ?? Self.embeddedDemoModel()
+        let store = modelStore.map { ModelStore(root: URL(fileURLWithPath: $0, isDirectory: true)) }
+        let modelDirectory = try store?.currentDirectory().path ?? model ?? Self.embeddedDemoModel()
         let promptTemplate = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
             ?? PromptTemplate.preset(named: template)
         var service = ServiceConfiguration()
@@ -132,12 +143,34 @@ struct Rerankd: ParsableCommand {
         logger.info("rerankd ready on http://\(host):\(server.boundPort) (HTTP/1.1 and h2c)")
 
         let signals = installSignalHandlers(server: server, service: rerank, modelDirectory: modelDirectory,
-                                            logger: logger)
-        withExtendedLifetime(signals) { dispatchMain() }
+                                            store: store, logger: logger)
+        let watcher = store.map { watch($0, service: rerank, logger: logger) }
+        withExtendedLifetime((signals, watcher)) { dispatchMain() }
+    }
+
+    /// Polls the store's `current`; a new version is hot-swapped in with the zero-drop reload. A version that
+    /// fails to load is not retried until `current` changes again (the failure is in /info, metrics, logs).
+    private func watch(_ store: ModelStore, service: RerankService, logger: Logger) -> DispatchSourceTimer {
+        let seen = Mutex(try? store.currentVersion())
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + modelStorePoll, repeating: modelStorePoll)
+        timer.setEventHandler {
+            let version: String?
+            do { version = try store.currentVersion() } catch {
+                logger.error("model store unreadable", metadata: ["store": "\(store.root.path)", "error": "\(error)"])
+                return
+            }
+            guard let version, seen.withLock({ $0 != version }) else { return }
+            seen.withLock { $0 = version }
+            logger.info("model store flipped: loading version \(version)")
+            service.reload(directory: store.directory(of: version).path) { _ in }
+        }
+        timer.resume()
+        return timer
     }
 
     private func installSignalHandlers(server: HTTPServer, service: RerankService, modelDirectory: String,
-                                       logger: Logger) -> [DispatchSourceSignal] {
+                                       store: ModelStore?, logger: Logger) -> [DispatchSourceSignal] {
         var sources: [DispatchSourceSignal] = []
         let drain = drainTimeout
         for signalNumber in [SIGTERM, SIGINT] {
@@ -156,8 +189,9 @@ struct Rerankd: ParsableCommand {
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler {
-            logger.info("SIGHUP: reloading the model from \(modelDirectory)")
-            service.reload(directory: modelDirectory) { _ in }
+            let directory = (try? store?.currentDirectory().path) ?? modelDirectory
+            logger.info("SIGHUP: reloading the model from \(directory)")
+            service.reload(directory: directory) { _ in }
         }
         hangup.resume()
         sources.append(hangup)

@@ -47,7 +47,9 @@ final class RerankdProcessTests: XCTestCase {
         deinit { if process.isRunning { process.terminate() } }
     }
 
-    func curl(_ arguments: [String]) throws -> String {
+    func curl(_ arguments: [String]) throws -> String { try Self.curl(arguments) }
+
+    static func curl(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = ["-s", "-S", "--max-time", "60"] + arguments
