@@ -56,6 +56,8 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Write a resumable checkpoint every N steps (0 = only when stopped).") var checkpointEvery = 0
     @Option(help: ArgumentHelp("Where checkpoints go (default: OUTPUT.checkpoint).", valueName: "dir"))
     var checkpointDir: String?
+    @Option(help: ArgumentHelp("Write the held-out evaluations (step, loss, kendall_tau) here as JSON.", valueName: "file"))
+    var report: String?
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
@@ -107,12 +109,14 @@ struct DistillCommand: ParsableCommand {
         let progress = Progress(label: "distill", total: settings.steps, unit: "steps", workUnit: "pairs", quiet: quiet)
         progress.resume(done: trainer.step)
         var lastLoss = 0.0
+        var evaluations: [[String: Double]] = []
         try trainer.run(report: { event in
             switch event {
             case let .step(_, loss, _, _, pairs):
                 lastLoss = loss
                 progress.advance(work: pairs)
             case let .evaluation(step, loss, tau):
+                evaluations.append(["step": Double(step), "loss": loss, "kendall_tau": tau])
                 log(String(format: "step %d: held-out RankNet loss %.4f, Kendall tau %.4f (train loss %.4f)", step, loss, tau, lastLoss))
             }
         }, checkpoint: { trainer in
@@ -129,18 +133,26 @@ struct DistillCommand: ParsableCommand {
         }
         let destination = URL(fileURLWithPath: output, isDirectory: true)
         try trainer.model.save(to: destination, copyingFrom: modelDirectory)
+        if let report {
+            let document: [String: Any] = ["evaluations": evaluations, "steps": settings.steps,
+                                           "training_queries": training.count, "held_out_queries": heldOut.count]
+            try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+                .write(to: URL(fileURLWithPath: report), options: .atomic)
+        }
         progress.finish("\(progress.summary); model written to \(output)")
     }
 
     /// The teacher's top-m documents of every query as prompts, split into training and held-out queries.
     private func loadQueries(_ scorer: PointwiseScorer) throws -> (training: [TrainingQuery], heldOut: [TrainingQuery]) {
-        var rankings: [String: [String]] = [:]
-        if let teacher {
-            for record in try TeacherRecord.read(teacher).records { rankings[record.qid] = record.ranking }
-        } else {
-            let run = try TRECRun.read(teacherRun!)
-            for qid in run.scores.keys { rankings[qid] = run.ranking(qid) }
-        }
+        let rankings = try teacherRankings(teacher: teacher, run: teacherRun)
+        return try Self.trainingQueries(scorer: scorer, input: input, rankings: rankings, topM: topM, holdout: holdout,
+                                        log: log)
+    }
+
+    static func trainingQueries(scorer: PointwiseScorer, input: String, rankings: [String: [String]], topM: Int,
+                                holdout: Double, log: (String) -> Void) throws
+        -> (training: [TrainingQuery], heldOut: [TrainingQuery])
+    {
         var training: [TrainingQuery] = [], heldOut: [TrainingQuery] = []
         var tooShort = 0, unranked = 0
         try TeacherInput.jsonLines(path: input).forEach { list in
@@ -150,14 +162,31 @@ struct DistillCommand: ParsableCommand {
             guard top.count >= 2 else { tooShort += 1; return }
             let prompts = try top.map { try scorer.encode(query: list.query, document: texts[$0]!).ids }
             let query = TrainingQuery(qid: list.qid, prompts: prompts)
-            if Double(Shard.fnv1a(list.qid) % 1_000_000) < holdout * 1_000_000 { heldOut.append(query) } else { training.append(query) }
+            if isHeldOut(list.qid, fraction: holdout) { heldOut.append(query) } else { training.append(query) }
         }
         if unranked > 0 { log("\(unranked) input queries have no teacher ranking and are left out") }
         if tooShort > 0 { log("\(tooShort) queries have fewer than 2 ranked documents (no pair) and are left out") }
         return (training, heldOut)
     }
 
+    /// Held out by a hash of the id, so every run and every tool agrees on the split.
+    static func isHeldOut(_ qid: String, fraction: Double) -> Bool {
+        Double(Shard.fnv1a(qid) % 1_000_000) < fraction * 1_000_000
+    }
+
     private func log(_ line: String) {
         if !quiet { FileHandle.standardError.write(Data("distill: \(line)\n".utf8)) }
     }
+}
+
+/// The teacher's ranking per query, from a `teacher` output or a TREC run.
+func teacherRankings(teacher: String?, run: String?) throws -> [String: [String]] {
+    var rankings: [String: [String]] = [:]
+    if let teacher {
+        for record in try TeacherRecord.read(teacher).records { rankings[record.qid] = record.ranking }
+    } else if let run {
+        let run = try TRECRun.read(run)
+        for qid in run.scores.keys { rankings[qid] = run.ranking(qid) }
+    }
+    return rankings
 }

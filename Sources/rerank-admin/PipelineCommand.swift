@@ -1,0 +1,185 @@
+import ArgumentParser
+import Distillation
+import Foundation
+import ModelStore
+import Ranking
+import Retrieval
+import SentencePiece
+import T5
+import Teacher
+
+struct PipelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Retrain and publish: candidates -> teacher -> distill -> gate -> publish, resumable, for cron.",
+        discussion: """
+            Every stage keeps its output in --work-dir and a rerun continues where the last one stopped: \
+            candidates.trec (BM25, or --run from your own engine), teacher-input.jsonl, teacher.jsonl \
+            (resumable per query), student/ (resumable from student.checkpoint/), then the gate and publish. \
+            --work-dir/.lock keeps two runs from overlapping (the second exits 75 at once).
+
+            The gate: the new student and the store's current model score the held-out queries (--holdout, \
+            chosen by id as distill does); if the student's mean Kendall tau against the teacher is below the \
+            current model's by more than --max-regression, nothing is published and the run exits 3. The \
+            student starts from the store's current version unless --student-model says otherwise.
+
+            --config FILE takes the flags from a JSON object ({"corpus": "...", "top-k": 20, ...}); flags on \
+            the command line win. For cron, give each run its own --work-dir (e.g. .../$(date +%F)).
+            """)
+
+    @Option(help: ArgumentHelp("JSON object of flag names to values.", valueName: "file")) var config: String?
+    @Option(help: ArgumentHelp("Directory for this run's state.", valueName: "dir")) var workDir: String?
+    @Option(help: ArgumentHelp("BEIR corpus JSON lines.", valueName: "file")) var corpus: String?
+    @Option(help: ArgumentHelp("Queries, JSON lines or TSV.", valueName: "file")) var queries: String?
+    @Option(name: .customLong("run"), help: ArgumentHelp("First-stage TREC run instead of the built-in BM25.", valueName: "file"))
+    var runFile: String?
+    @Option(help: ArgumentHelp("Model store to publish into (and whose current version is the baseline).", valueName: "dir"))
+    var store: String?
+    @Option(help: ArgumentHelp("Teacher checkpoint directory.", valueName: "dir")) var teacherModel: String?
+    @Option(help: ArgumentHelp("OpenAI-compatible completions URL for the teacher instead.", valueName: "url"))
+    var teacherEndpoint: String?
+    @Option(help: ArgumentHelp("Student to start from (default: the store's current version).", valueName: "dir"))
+    var studentModel: String?
+    @Option(help: "Candidates per query (BM25 depth and teacher top-k).") var topK = 20
+    @Option(help: "Teacher's top documents the student trains on.") var topM = 8
+    @Option(help: "Student template.") var template = PromptTemplate.instructDistill.name
+    @Option(help: "Training steps (default: one epoch).") var steps: Int?
+    @Option(help: "Peak learning rate.") var lr = 2e-5
+    @Option(help: "Queries per training step.") var batchQueries = 4
+    @Option(help: "Fraction of queries held out for the gate.") var holdout = 0.1
+    @Option(help: "Largest drop in held-out Kendall tau against the current model that still publishes.")
+    var maxRegression = 0.0
+    @Option(help: "Versions the store keeps.") var keep = 5
+    @Option(help: ArgumentHelp("Also POST /admin/reload here after publishing.", valueName: "url")) var notify: String?
+    @Option(help: ArgumentHelp("Environment variable holding the admin token for --notify.", valueName: "name"))
+    var adminTokenEnv = "RERANK_ADMIN_TOKEN"
+    @Flag(help: "No progress output.") var quiet = false
+
+    func run() throws {
+        if let config {
+            var merged = try Self.parse(Self.arguments(fromConfig: config) + Array(CommandLine.arguments.dropFirst(2)))
+            merged.config = nil
+            return try merged.run()
+        }
+        guard let workDir, let store else { throw ValidationError("--work-dir and --store are required (flags or --config)") }
+        guard (corpus != nil && queries != nil) else { throw ValidationError("--corpus and --queries are required") }
+        guard (teacherModel == nil) != (teacherEndpoint == nil) else {
+            throw ValidationError("give exactly one of --teacher-model and --teacher-endpoint")
+        }
+        let work = URL(fileURLWithPath: workDir, isDirectory: true)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let lock = open(work.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            FileHandle.standardError.write(Data("pipeline: another run holds \(workDir)/.lock; not starting\n".utf8))
+            throw ExitCode(75)
+        }
+        defer { close(lock) }
+        let modelStore = ModelStore(root: URL(fileURLWithPath: store, isDirectory: true))
+        let current = try? modelStore.currentDirectory()
+        guard let start = studentModel.map({ URL(fileURLWithPath: $0, isDirectory: true) }) ?? current else {
+            throw ValidationError("the store has no current version: give --student-model for the first run")
+        }
+        let file = { work.appendingPathComponent($0).path }
+        let quietFlag = quiet ? ["--quiet"] : []
+
+        if let runFile {
+            if !FileManager.default.fileExists(atPath: file("candidates.trec")) {
+                try FileManager.default.copyItem(atPath: runFile, toPath: file("candidates.trec"))
+            }
+        } else {
+            try stage("candidates", done: FileManager.default.fileExists(atPath: file("candidates.trec"))) {
+                let command = try CandidatesCommand.parse(["--corpus", corpus!, "--queries", queries!, "--top-k", "\(topK)",
+                                                           "--output", file("candidates.trec")] + quietFlag)
+                try command.run()
+            }
+        }
+        try stage("teacher input", done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
+            let lists = try CandidateList.fromRun(TRECRun.read(file("candidates.trec")), topK: topK, corpus: corpus!,
+                                                  queries: queries!)
+            let lines = try lists.map { list -> String in
+                let object: [String: Any] = ["qid": list.qid, "query": list.query, "docids": list.docids,
+                                             "documents": list.documents]
+                return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            }
+            try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: file("teacher-input.jsonl")),
+                                                                   options: .atomic)
+        }
+        try stage("teacher", done: false) {
+            let backend = teacherModel.map { ["--model", $0] } ?? ["--endpoint", teacherEndpoint!]
+            let command = try TeacherCommand.parse(backend + ["--input", file("teacher-input.jsonl"), "--output",
+                                                              file("teacher.jsonl"), "--top-k", "\(topK)"] + quietFlag)
+            try command.run()
+        }
+        try stage("distill", done: FileManager.default.fileExists(atPath: file("student/model.safetensors"))) {
+            let command = try DistillCommand.parse(
+                ["--model", start.path, "--input", file("teacher-input.jsonl"), "--teacher", file("teacher.jsonl"),
+                 "--output", file("student"), "--template", template, "--top-m", "\(topM)", "--lr", "\(lr)",
+                 "--batch-queries", "\(batchQueries)", "--holdout", "\(holdout)", "--checkpoint-every", "50",
+                 "--report", file("distill-report.json")] + (steps.map { ["--steps", "\($0)"] } ?? []) + quietFlag)
+            try command.run()
+        }
+
+        // The gate: held-out agreement with the teacher, new student against what serves now.
+        let rankings = try teacherRankings(teacher: file("teacher.jsonl"), run: nil)
+        func agreement(_ directory: URL) throws -> Double {
+            let scorer = try PointwiseScorer(directory: directory, template: PromptTemplate.preset(named: template))
+            let (_, heldOut) = try DistillCommand.trainingQueries(
+                scorer: scorer, input: file("teacher-input.jsonl"), rankings: rankings, topM: topM, holdout: holdout,
+                log: { _ in })
+            guard !heldOut.isEmpty else { throw ValidationError("no held-out query: raise --holdout or add queries") }
+            let trainer = Trainer(model: T5TrainingModel(copying: scorer.model), rule: scorer.template.rule,
+                                  scoreIDs: scorer.scoreIDs, settings: TrainerSettings(), training: heldOut, heldOut: heldOut)
+            guard case let .evaluation(_, _, tau) = try trainer.evaluate() else { return 0 }
+            return tau
+        }
+        let student = try agreement(work.appendingPathComponent("student"))
+        let baseline = try current.map(agreement)
+        log("held-out Kendall tau against the teacher: student \(String(format: "%.4f", student)), current "
+            + (baseline.map { String(format: "%.4f", $0) } ?? "none"))
+        if let baseline, student < baseline - maxRegression {
+            FileHandle.standardError.write(Data(("pipeline: not publishing: the student's held-out Kendall tau "
+                + "\(String(format: "%.4f", student)) is below the current model's \(String(format: "%.4f", baseline)) "
+                + "by more than --max-regression \(maxRegression)\n").utf8))
+            throw ExitCode(3)
+        }
+        try stage("publish", done: false) {
+            var arguments = [file("student"), "--store", store, "--template", template, "--keep", "\(keep)"]
+            if let notify {
+                guard let token = ProcessInfo.processInfo.environment[adminTokenEnv] else {
+                    throw ValidationError("--notify needs the admin token in $\(adminTokenEnv)")
+                }
+                arguments += ["--notify", notify, "--admin-token", token]
+            }
+            let command = try PublishCommand.parse(arguments)
+            try command.run()
+        }
+    }
+
+    private func stage(_ name: String, done: Bool, _ body: () throws -> Void) throws {
+        if done { return log("\(name): done in an earlier run") }
+        log("\(name)")
+        try body()
+    }
+
+    private func log(_ line: String) {
+        if !quiet { FileHandle.standardError.write(Data("pipeline: \(line)\n".utf8)) }
+    }
+
+    /// "--key value" pairs from a JSON object (true booleans become bare flags).
+    static func arguments(fromConfig path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("\(path): not a readable JSON object")
+        }
+        var arguments: [String] = []
+        for key in object.keys.sorted() {
+            switch object[key] {
+            case let flag as Bool where flag: arguments.append("--\(key)")
+            case let text as String: arguments += ["--\(key)", text]
+            case let number as NSNumber: arguments += ["--\(key)", number.stringValue]
+            default: throw ValidationError("\(path): \"\(key)\" must be a string, a number or true")
+            }
+        }
+        return arguments
+    }
+}
