@@ -28,9 +28,12 @@ public final class RerankService: @unchecked Sendable {
     private let metrics = ServiceMetrics()
     private var batcher: Thread?
     private var reloadFailure: ReloadFailure?
+    private let capture: RequestCapture?
 
-    public init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger) {
+    /// - Parameter capture: samples admitted requests for retraining (opt-in; nil captures nothing).
+    public init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger, capture: RequestCapture? = nil) {
         self.active = model
+        self.capture = capture
         self.configuration = configuration
         self.logger = logger
         tokenizers = OperationQueue()
@@ -140,6 +143,7 @@ public final class RerankService: @unchecked Sendable {
         pendingTokens += estimate
         lock.unlock()
 
+        capture?.offer(query: input.query, documents: input.documents)
         let ticket = RerankTicket(service: self)
         let submittedAt = DispatchTime.now().uptimeNanoseconds
         let deadline = configuration.requestTimeout > 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Distillation
 import T5
 
 /// `rerank-admin bench`: documents/s of pointwise scoring (encoder + one decoder step + one lm_head row) on
@@ -43,6 +44,9 @@ struct BenchCommand: ParsableCommand {
         + "pointwise student on the same --candidates, one query's prompts at a time."))
     var cost = false
     @Option(help: "Candidates per query of --cost.") var candidates = 20
+    @Flag(help: ArgumentHelp("Training benchmark: RankNet steps (forward, backward, clipping, AdamW) over --batch "
+        + "documents in queries of --candidates, the same documents as Scripts/bench/pytorch_train.py."))
+    var train = false
     @Option(help: "Passage length in tokens of --cost (PRP cuts passages to 100 words, about 130 tokens).")
     var passageTokens = 100
 
@@ -76,6 +80,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("the model's vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
         }
         if cost { return try reportCost(model) }
+        if train { return try reportTraining(model) }
         let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens, vocabSize: config.vocabSize)
         let yes: [Int32] = [Int32(min(2163, config.vocabSize - 1))]  // ▁Yes in the T5 vocabulary
 
@@ -154,6 +159,38 @@ extension BenchCommand {
                      2 * passageTokens + 60, teacher, Double(pairs) / teacher))
         print(String(format: "teacher/student: %.0fx", teacher / student))
     }
+}
+
+extension BenchCommand {
+    func reportTraining(_ model: T5Model) throws {
+        let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens, vocabSize: model.config.vocabSize)
+        let queries = stride(from: 0, to: batch, by: candidates).map {
+            TrainingQuery(qid: "q\($0)", prompts: Array(documents[$0..<min($0 + candidates, batch)]))
+        }
+        var settings = TrainerSettings()
+        settings.batchQueries = queries.count
+        settings.steps = iterations + 1
+        let trainer = Trainer(model: T5TrainingModel(copying: model), rule: .logit(piece: "▁Yes"),
+                              scoreIDs: [Int32(min(2163, model.config.vocabSize - 1))], settings: settings,
+                              training: queries, heldOut: [])
+        var pairs = 0
+        try trainer.run(report: { if case let .step(_, _, _, _, count) = $0 { pairs = count } },
+                        shouldStop: { trainer.step == 1 })  // warm-up step
+        let start = DispatchTime.now().uptimeNanoseconds
+        try trainer.run(report: { _ in })
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(iterations)
+        print("shape=\(self.model ?? shape.rawValue) documents=\(batch) per query=\(candidates) tokens~\(tokens) "
+              + "blas threads=\(threads == .blas ? CPUBudget.cores : 1)")
+        print(String(format: "swift train: %.2f s/step, %.1f pairs/s, %.2f docs/s, peak RSS %.0f MiB", seconds,
+                     Double(pairs) / seconds, Double(batch) / seconds, peakResidentBytes() / 1_048_576))
+    }
+}
+
+/// Peak resident set size of this process (getrusage), in bytes.
+func peakResidentBytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) * 1024
 }
 
 /// Resident set size of this process (/proc/self/statm), in bytes.

@@ -33,6 +33,9 @@ struct PipelineCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Queries, JSON lines or TSV.", valueName: "file")) var queries: String?
     @Option(name: .customLong("run"), help: ArgumentHelp("First-stage TREC run instead of the built-in BM25.", valueName: "file"))
     var runFile: String?
+    @Option(help: ArgumentHelp("Requests captured by `rerankd --capture-dir` as the queries and candidates, instead "
+        + "of --corpus/--queries.", valueName: "dir"))
+    var captured: String?
     @Option(help: ArgumentHelp("Model store to publish into (and whose current version is the baseline).", valueName: "dir"))
     var store: String?
     @Option(help: ArgumentHelp("Teacher checkpoint directory.", valueName: "dir")) var teacherModel: String?
@@ -62,7 +65,9 @@ struct PipelineCommand: ParsableCommand {
             return try merged.run()
         }
         guard let workDir, let store else { throw ValidationError("--work-dir and --store are required (flags or --config)") }
-        guard (corpus != nil && queries != nil) else { throw ValidationError("--corpus and --queries are required") }
+        guard (corpus != nil && queries != nil) != (captured != nil) else {
+            throw ValidationError("give --corpus and --queries, or --captured")
+        }
         guard (teacherModel == nil) != (teacherEndpoint == nil) else {
             throw ValidationError("give exactly one of --teacher-model and --teacher-endpoint")
         }
@@ -82,7 +87,12 @@ struct PipelineCommand: ParsableCommand {
         let file = { work.appendingPathComponent($0).path }
         let quietFlag = quiet ? ["--quiet"] : []
 
-        if let runFile {
+        if let captured {
+            try stage("teacher input from captured requests",
+                      done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
+                try Self.joinCaptured(in: captured, into: URL(fileURLWithPath: file("teacher-input.jsonl")))
+            }
+        } else if let runFile {
             if !FileManager.default.fileExists(atPath: file("candidates.trec")) {
                 try FileManager.default.copyItem(atPath: runFile, toPath: file("candidates.trec"))
             }
@@ -93,16 +103,11 @@ struct PipelineCommand: ParsableCommand {
                 try command.run()
             }
         }
-        try stage("teacher input", done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
-            let lists = try CandidateList.fromRun(TRECRun.read(file("candidates.trec")), topK: topK, corpus: corpus!,
-                                                  queries: queries!)
-            let lines = try lists.map { list -> String in
-                let object: [String: Any] = ["qid": list.qid, "query": list.query, "docids": list.docids,
-                                             "documents": list.documents]
-                return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        if captured == nil {
+            try stage("teacher input", done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
+                try Self.writeTeacherInput(run: file("candidates.trec"), topK: topK, corpus: corpus!, queries: queries!,
+                                           to: URL(fileURLWithPath: file("teacher-input.jsonl")))
             }
-            try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: file("teacher-input.jsonl")),
-                                                                   options: .atomic)
         }
         try stage("teacher", done: false) {
             let backend = teacherModel.map { ["--model", $0] } ?? ["--endpoint", teacherEndpoint!]
@@ -153,6 +158,32 @@ struct PipelineCommand: ParsableCommand {
             let command = try PublishCommand.parse(arguments)
             try command.run()
         }
+    }
+
+    /// The top-k of each query of `run` with its texts, as teacher input lines.
+    static func writeTeacherInput(run: String, topK: Int, corpus: String, queries: String, to output: URL) throws {
+        let lists = try CandidateList.fromRun(TRECRun.read(run), topK: topK, corpus: corpus, queries: queries)
+        let lines = try lists.map { list -> String in
+            let object: [String: Any] = ["qid": list.qid, "query": list.query, "docids": list.docids,
+                                         "documents": list.documents]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: output, options: .atomic)
+    }
+
+    /// The capture files of `directory`, oldest first, as one teacher input file.
+    static func joinCaptured(in directory: String, into output: URL) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasPrefix("capture-") && $0.hasSuffix(".jsonl") }.sorted()
+        guard !names.isEmpty else { throw ValidationError("\(directory) holds no capture-*.jsonl files") }
+        var joined = Data()
+        for name in names {
+            var data = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name))
+            // A writer that was killed may leave a last line without its newline: drop that line.
+            if let end = data.lastIndex(of: 0x0A) { data = data.prefix(through: end) } else { data = Data() }
+            joined.append(data)
+        }
+        try joined.write(to: output, options: .atomic)
     }
 
     private func stage(_ name: String, done: Bool, _ body: () throws -> Void) throws {

@@ -32,7 +32,8 @@ struct Rerankd: ParsableCommand {
         "host", "port", "model", "template", "template-file", "admin-token", "api-key", "max-input-tokens",
         "max-documents", "max-batch-tokens", "max-batch-pairs", "max-batch-delay", "max-queued-tokens",
         "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connection-body-bytes", "max-buffered-body-bytes",
-        "max-connections", "drain-timeout", "log-level", "model-store", "model-store-poll",
+        "max-connections", "drain-timeout", "log-level", "model-store", "model-store-poll", "capture-dir",
+        "capture-rate", "capture-max-bytes",
     ]
 
     @Option(help: "Address to listen on.") var host = "0.0.0.0"
@@ -46,6 +47,13 @@ struct Rerankd: ParsableCommand {
             + "Not with --model.", valueName: "dir"))
     var modelStore: String?
     @Option(help: "Seconds between checks of the model store's current version.") var modelStorePoll = 2.0
+    @Option(help: ArgumentHelp(
+        "Opt-in: sample admitted requests (query and documents: user data) into JSON lines here, in the teacher's "
+            + "input format, for `rerank-admin pipeline --captured DIR`. Off without it.", valueName: "dir"))
+    var captureDir: String?
+    @Option(help: "Fraction of requests captured with --capture-dir (0 captures nothing).") var captureRate = 0.01
+    @Option(help: "Most bytes of capture files kept; the oldest files are deleted beyond it.")
+    var captureMaxBytes = 1 << 30
     @Option(help: ArgumentHelp("Prompt template preset: \(PromptTemplate.presets.keys.sorted().joined(separator: ", ")).",
                                valueName: "name"))
     var template = PromptTemplate.instructDistill.name
@@ -91,6 +99,8 @@ struct Rerankd: ParsableCommand {
         }
         if model != nil, modelStore != nil { throw ValidationError("give --model or --model-store, not both") }
         guard modelStorePoll > 0 else { throw ValidationError("--model-store-poll must be positive") }
+        guard (0...1).contains(captureRate) else { throw ValidationError("--capture-rate must be in [0, 1]") }
+        guard captureMaxBytes >= 1 << 20 else { throw ValidationError("--capture-max-bytes must be at least 1 MiB") }
     }
 
     func run() throws {
@@ -124,7 +134,17 @@ struct Rerankd: ParsableCommand {
             "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
             "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)",
             "output": "\(loaded.scorer.model.config.outputRule)"])
-        let rerank = RerankService(model: loaded, configuration: service, logger: logger)
+        let capture = try captureDir.map { directory in
+            var settings = RequestCapture.Settings(directory: URL(fileURLWithPath: directory, isDirectory: true),
+                                                   rate: captureRate)
+            settings.maxTotalBytes = captureMaxBytes
+            settings.maxFileBytes = min(settings.maxFileBytes, max(captureMaxBytes / 8, 1 << 20))
+            return try RequestCapture(settings: settings, logger: logger)
+        }
+        if let capture {
+            logger.notice("capturing \(captureRate * 100)% of requests (query and documents) into \(capture.settings.directory.path)")
+        }
+        let rerank = RerankService(model: loaded, configuration: service, logger: logger, capture: capture)
 
         let router = RerankRouter(
             service: rerank,

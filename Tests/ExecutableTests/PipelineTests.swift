@@ -1,0 +1,119 @@
+import Foundation
+import ParityFixtures
+import XCTest
+
+/// `rerank-admin pipeline` as cron runs it: every stage, resumption, the lock, the gate, captured traffic.
+final class PipelineTests: XCTestCase {
+    static let admin = ParityFixtures.root.appendingPathComponent(".build/debug/rerank-admin")
+    var root: URL!
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        // A small corpus: 60 passages over a few words, 12 queries.
+        let words = ["rain", "light", "water", "sun", "river", "music", "school", "city", "game", "house", "road", "film"]
+        var generator = SystemRandomNumberGenerator()
+        var corpus = ""
+        for i in 0..<60 {
+            let text = (0..<12).map { _ in words.randomElement(using: &generator)! }.joined(separator: " ")
+            corpus += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "p\(i)", "text": text]), as: UTF8.self) + "\n"
+        }
+        try Data(corpus.utf8).write(to: root.appendingPathComponent("corpus.jsonl"))
+        let queries = (0..<12).map { "q\($0)\t\(words[$0]) \(words[($0 + 3) % words.count])" }.joined(separator: "\n")
+        try Data((queries + "\n").utf8).write(to: root.appendingPathComponent("queries.tsv"))
+        XCTAssertEqual(try admin(["publish", demo, "--store", path("store")]).status, 0)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").resolvingSymlinksInPath().path }
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+    func current() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: path("store/current")) }
+
+    @discardableResult
+    func admin(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = Self.admin
+        process.arguments = arguments
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile(), err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    func pipeline(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try admin(["pipeline", "--work-dir", path("work"), "--store", path("store"),
+                   "--teacher-model", TeacherExample.model.path, "--top-k", "4", "--top-m", "4", "--steps", "4",
+                   "--lr", "1e-3", "--holdout", "0.3", "--max-regression", "2"] + extra)
+    }
+
+    func testEveryStageRunsAndARerunResumesInsteadOfRepeating() throws {
+        let before = try current()
+        let config = ["corpus": path("corpus.jsonl"), "queries": path("queries.tsv")]
+        try JSONSerialization.data(withJSONObject: config).write(to: root.appendingPathComponent("retrain.json"))
+        let first = try pipeline(["--config", path("retrain.json")])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        for stage in ["pipeline: candidates", "pipeline: teacher", "pipeline: distill", "held-out Kendall tau", "pipeline: publish"] {
+            XCTAssertTrue(first.stderr.contains(stage), "\(stage): \(first.stderr)")
+        }
+        XCTAssertNotEqual(try current(), before)
+        for name in ["candidates.trec", "teacher-input.jsonl", "teacher.jsonl", "student/model.safetensors", "distill-report.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("work/\(name)")), name)
+        }
+        let published = try current()
+        let again = try pipeline(["--config", path("retrain.json")])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("candidates: done in an earlier run"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("distill: done in an earlier run"), again.stderr)
+        XCTAssertEqual(try current(), published)
+    }
+
+    func testAHeldLockRefusesASecondRun() throws {
+        try FileManager.default.createDirectory(atPath: path("work"), withIntermediateDirectories: true)
+        let fd = open(path("work/.lock"), O_RDWR | O_CREAT, 0o644)
+        defer { close(fd) }
+        XCTAssertEqual(flock(fd, LOCK_EX), 0)
+        let refused = try pipeline(["--corpus", path("corpus.jsonl"), "--queries", path("queries.tsv")])
+        XCTAssertEqual(refused.status, 75, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("another run holds"), refused.stderr)
+    }
+
+    func testTheGateRefusesAStudentWorseThanTheCurrentModel() throws {
+        let before = try current()
+        // A negative allowance demands the student beat the current model by 2 in Kendall tau: impossible.
+        let refused = try pipeline(["--corpus", path("corpus.jsonl"), "--queries", path("queries.tsv"),
+                                    "--max-regression=-2"])
+        XCTAssertEqual(refused.status, 3, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("not publishing"), refused.stderr)
+        XCTAssertEqual(try current(), before)
+    }
+
+    /// Requests captured by a live rerankd become the pipeline's queries and candidates.
+    func testCapturedTrafficFeedsThePipeline() throws {
+        let server = try RerankdProcessTests.Server(arguments: ["--model", demo, "--capture-dir", path("captured"),
+                                                                "--capture-rate", "1"])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        let queries = ["how do rainbows form", "river music", "city school road", "sun water", "game house", "film road",
+                       "light rain", "music school", "river city", "house light"]
+        for query in queries {
+            let body = try JSONSerialization.data(withJSONObject: ["query": query, "texts": ["rain and light", "a road film", "water"]])
+            let answer = try RerankdProcessTests.curl(["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
+                                                       "-d", String(decoding: body, as: UTF8.self)])
+            XCTAssertTrue(answer.hasPrefix("[{"), answer)
+        }
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        // Ten random query ids: with half held out, both halves are empty with probability 2 x 2^-10.
+        let result = try pipeline(["--captured", path("captured"), "--holdout", "0.5"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let input = try String(contentsOfFile: path("work/teacher-input.jsonl"), encoding: .utf8)
+        XCTAssertEqual(input.split(separator: "\n").count, 10)
+        XCTAssertTrue(input.contains("how do rainbows form"), input)
+        XCTAssertEqual(try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8).split(separator: "\n").count, 10)
+    }
+}
