@@ -114,6 +114,7 @@ public final class T5TrainingPass {
             bidirectional: true, numBuckets: c.relativeAttentionNumBuckets, maxDistance: c.relativeAttentionMaxDistance)
         let encoderPositions = PositionBias(values: encoderBias, maxLength: pack.maxLength)
 
+        let encoderSequences = Array(zip(pack.offsets, pack.lengths))
         var x = buffer(rows * d)
         for (s, ids) in inputs.enumerated() {
             embedding_forward(x + pack.offsets[s] * d, ids: ids, table: w[w.layout.shared], dim: d)
@@ -123,23 +124,11 @@ public final class T5TrainingPass {
                 input: x, normed1: buffer(rows * d), qkv: buffer(rows * 3 * inner), attended: buffer(rows * inner),
                 middle: buffer(rows * d), normed2: buffer(rows * d), pre: buffer(rows * ffnWidth),
                 activated: buffer(rows * c.dFF))
-            rmsnorm_forward(cache.normed1, x, w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-            matmul_forward(cache.qkv, cache.normed1, w[layer.selfAttention.q], rows: rows, inDim: d, outDim: 3 * inner)
-            for (offset, length) in zip(pack.offsets, pack.lengths) {
-                let base = cache.qkv + offset * 3 * inner
-                attention_forward(
-                    cache.attended + offset * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner,
-                    ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: encoderPositions,
-                    queryLength: length, keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
-            }
-            cache.middle.update(from: x, count: rows * d)
-            matmul_forward(cache.middle, cache.attended, w[layer.selfAttention.o], rows: rows, inDim: inner, outDim: d,
-                           accumulate: true)
-            rmsnorm_forward(cache.normed2, cache.middle, w[layer.feedForwardNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-            x = buffer(rows * d)
-            x.update(from: cache.middle, count: rows * d)
-            feedForward(residual: x, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
-                        ffn: layer.feedForward, rows: rows, weights: w)
+            selfAttentionForward(input: x, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended,
+                                 output: cache.middle, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
+                                 sequences: encoderSequences, positions: encoderPositions, causal: false, scores: scores)
+            x = feedForwardSublayer(input: cache.middle, normed: cache.normed2, pre: cache.pre, activated: cache.activated,
+                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows)
             encoderLayers.append(cache)
         }
         encoderFinalInput = x
@@ -152,6 +141,7 @@ public final class T5TrainingPass {
             decoderBias, w[w.layout.decoderPositionBias], maxLength: decoderPrefix, heads: c.numHeads,
             bidirectional: false, numBuckets: c.relativeAttentionNumBuckets, maxDistance: c.relativeAttentionMaxDistance)
         let decoderPositions = PositionBias(values: decoderBias, maxLength: decoderPrefix)
+        let decoderSequences = (0..<n).map { ($0, decoderPrefix) }
         var y = buffer(n * d)
         for s in 0..<n { embedding_forward(y + s * d, ids: [c.decoderStartTokenID], table: w[w.layout.shared], dim: d) }
         for layer in w.layout.decoderLayers {
@@ -160,18 +150,9 @@ public final class T5TrainingPass {
                 middle1: buffer(n * d), normed2: buffer(n * d), query: buffer(n * inner), crossKV: buffer(rows * 2 * inner),
                 attended2: buffer(n * inner), middle2: buffer(n * d), normed3: buffer(n * d), pre: buffer(n * ffnWidth),
                 activated: buffer(n * c.dFF))
-            rmsnorm_forward(cache.normed1, y, w[layer.selfAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
-            matmul_forward(cache.qkv, cache.normed1, w[layer.selfAttention.q], rows: n, inDim: d, outDim: 3 * inner)
-            for s in 0..<n {
-                let base = cache.qkv + s * 3 * inner
-                attention_forward(
-                    cache.attended1 + s * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
-                    v: base + 2 * inner, ldv: 3 * inner, positionBias: decoderPositions, queryLength: 1, keyLength: 1,
-                    heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores)
-            }
-            cache.middle1.update(from: y, count: n * d)
-            matmul_forward(cache.middle1, cache.attended1, w[layer.selfAttention.o], rows: n, inDim: inner, outDim: d,
-                           accumulate: true)
+            selfAttentionForward(input: y, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended1,
+                                 output: cache.middle1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
+                                 sequences: decoderSequences, positions: decoderPositions, causal: true, scores: scores)
 
             let cross = layer.crossAttention
             rmsnorm_forward(cache.normed2, cache.middle1, w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
@@ -187,11 +168,8 @@ public final class T5TrainingPass {
             cache.middle2.update(from: cache.middle1, count: n * d)
             matmul_forward(cache.middle2, cache.attended2, w[cross.o], rows: n, inDim: inner, outDim: d, accumulate: true)
 
-            rmsnorm_forward(cache.normed3, cache.middle2, w[layer.feedForwardNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
-            y = buffer(n * d)
-            y.update(from: cache.middle2, count: n * d)
-            feedForward(residual: y, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
-                        ffn: layer.feedForward, rows: n, weights: w)
+            y = feedForwardSublayer(input: cache.middle2, normed: cache.normed3, pre: cache.pre, activated: cache.activated,
+                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n)
             decoderLayers.append(cache)
         }
         decoderFinalInput = y
@@ -200,12 +178,36 @@ public final class T5TrainingPass {
         logits = (0..<n).map { lm_head_forward(hidden: decoded + $0 * d, vocabIDs: vocabIDs, weights: w) }
     }
 
-    /// residual += wo(act(wi normed)), keeping the pre-activation in `pre` and the activation in `activated`.
-    private func feedForward(residual: UnsafeMutablePointer<Float>, pre: UnsafeMutablePointer<Float>,
-                             activated: UnsafeMutablePointer<Float>, normed: UnsafePointer<Float>,
-                             ffn: FeedForwardOffsets, rows: Int, weights w: T5Weights) {
-        let width = ffnWidth
-        matmul_forward(pre, normed, w[ffn.wi0], rows: rows, inDim: c.dModel, outDim: width)
+    /// output = input + o(attention(qkv(rmsnorm(input)))) over each (row offset, length) sequence.
+    private func selfAttentionForward(input: UnsafePointer<Float>, normed: UnsafeMutablePointer<Float>,
+                                      qkv: UnsafeMutablePointer<Float>, attended: UnsafeMutablePointer<Float>,
+                                      output: UnsafeMutablePointer<Float>, attention: AttentionOffsets, norm: Int,
+                                      sequences: [(Int, Int)], positions: PositionBias, causal: Bool,
+                                      scores: UnsafeMutablePointer<Float>) {
+        let w = model.weights, d = c.dModel, inner = c.innerDim
+        let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
+        rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+        matmul_forward(qkv, normed, w[attention.q], rows: rows, inDim: d, outDim: 3 * inner)
+        for (offset, length) in sequences {
+            let base = qkv + offset * 3 * inner
+            attention_forward(
+                attended + offset * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
+                v: base + 2 * inner, ldv: 3 * inner, positionBias: positions, queryLength: length, keyLength: length,
+                heads: c.numHeads, dKV: c.dKV, causal: causal, scores: scores)
+        }
+        output.update(from: input, count: rows * d)
+        matmul_forward(output, attended, w[attention.o], rows: rows, inDim: inner, outDim: d, accumulate: true)
+    }
+
+    /// A new residual buffer: input + wo(act(wi rmsnorm(input))), keeping what backward needs.
+    private func feedForwardSublayer(input: UnsafePointer<Float>, normed: UnsafeMutablePointer<Float>,
+                                     pre: UnsafeMutablePointer<Float>, activated: UnsafeMutablePointer<Float>,
+                                     norm: Int, ffn: FeedForwardOffsets, rows: Int) -> UnsafeMutablePointer<Float> {
+        let w = model.weights, d = c.dModel, width = ffnWidth
+        rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+        let residual = buffer(rows * d)
+        residual.update(from: input, count: rows * d)
+        matmul_forward(pre, normed, w[ffn.wi0], rows: rows, inDim: d, outDim: width)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
         defer { scratch.deallocate() }
         scratch.update(from: pre, count: rows * width)
@@ -217,7 +219,8 @@ public final class T5TrainingPass {
             relu_forward(scratch, count: rows * width)
             activated.update(from: scratch, count: rows * width)
         }
-        matmul_forward(residual, activated, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: c.dModel, accumulate: true)
+        matmul_forward(residual, activated, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: d, accumulate: true)
+        return residual
     }
 
     /// Accumulates d(loss)/d(parameters) into the model's gradients, given d(loss)/d(logits).
@@ -252,11 +255,14 @@ public final class T5TrainingPass {
         let dEncoded = scratch.take(rows * d)
         let dDecoderRelative = scratch.take(c.numHeads)
         let decoderPositions = PositionBias(values: decoderBias, maxLength: decoderPrefix)
+        let decoderSequences = (0..<n).map { ($0, decoderPrefix) }
         let dNormed = scratch.take(max(rows, n) * d)
         let dAttended = scratch.take(max(rows, n) * inner)
         let dQKV = scratch.take(max(rows, n) * 3 * inner)
         let dPre = scratch.take(max(rows, n) * ffnWidth)
         let dActivated = scratch.take(max(rows, n) * c.dFF)
+        let work = AttentionWork(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, scores: scores,
+                                 dProbabilities: dProbabilities)
         for (layer, cache) in zip(w.layout.decoderLayers, decoderLayers).reversed() {
             feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
                                 normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
@@ -285,24 +291,10 @@ public final class T5TrainingPass {
             rmsnorm_backward(dInp: dY, dWeight: grad + layer.crossAttentionNorm, dOut: dNormed, inp: cache.middle1,
                              weight: w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
 
-            let attention = layer.selfAttention
-            dAttended.update(repeating: 0, count: n * inner)
-            matmul_backward(dInp: dAttended, dWeight: grad + attention.o, dOut: dY, inp: cache.attended1,
-                            weight: w[attention.o], rows: n, inDim: inner, outDim: d)
-            dQKV.update(repeating: 0, count: n * 3 * inner)
-            for s in 0..<n {
-                let base = cache.qkv + s * 3 * inner, dBase = dQKV + s * 3 * inner
-                attention_backward(
-                    dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dDecoderRelative,
-                    dOut: dAttended + s * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
-                    v: base + 2 * inner, ldv: 3 * inner, positionBias: decoderPositions, queryLength: 1, keyLength: 1,
-                    heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores, dProbabilities: dProbabilities)
-            }
-            dNormed.update(repeating: 0, count: n * d)
-            matmul_backward(dInp: dNormed, dWeight: grad + attention.q, dOut: dQKV, inp: cache.normed1,
-                            weight: w[attention.q], rows: n, inDim: d, outDim: 3 * inner)
-            rmsnorm_backward(dInp: dY, dWeight: grad + layer.selfAttentionNorm, dOut: dNormed, inp: cache.input,
-                             weight: w[layer.selfAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+            selfAttentionBackward(dResidual: dY, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
+                                  attended: cache.attended1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
+                                  sequences: decoderSequences, positions: decoderPositions, dRelative: dDecoderRelative,
+                                  causal: true, work: work)
         }
         embedding_backward(dTable: grad + w.layout.shared, dOut: dY, ids: Array(repeating: c.decoderStartTokenID, count: n), dim: d)
         relative_position_bias_backward(
@@ -321,25 +313,10 @@ public final class T5TrainingPass {
             feedForwardBackward(dResidual: dX, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
                                 normInput: cache.middle, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
                                 dNormed: dNormed, dPre: dPre, dActivated: dActivated, weights: w)
-            let attention = layer.selfAttention
-            dAttended.update(repeating: 0, count: rows * inner)
-            matmul_backward(dInp: dAttended, dWeight: grad + attention.o, dOut: dX, inp: cache.attended,
-                            weight: w[attention.o], rows: rows, inDim: inner, outDim: d)
-            dQKV.update(repeating: 0, count: rows * 3 * inner)
-            for (offset, length) in zip(pack.offsets, pack.lengths) {
-                let base = cache.qkv + offset * 3 * inner, dBase = dQKV + offset * 3 * inner
-                attention_backward(
-                    dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dEncoderRelative,
-                    dOut: dAttended + offset * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner,
-                    ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: encoderPositions,
-                    queryLength: length, keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false,
-                    scores: scores, dProbabilities: dProbabilities)
-            }
-            dNormed.update(repeating: 0, count: rows * d)
-            matmul_backward(dInp: dNormed, dWeight: grad + attention.q, dOut: dQKV, inp: cache.normed1,
-                            weight: w[attention.q], rows: rows, inDim: d, outDim: 3 * inner)
-            rmsnorm_backward(dInp: dX, dWeight: grad + layer.selfAttentionNorm, dOut: dNormed, inp: cache.input,
-                             weight: w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+            selfAttentionBackward(dResidual: dX, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
+                                  attended: cache.attended, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
+                                  sequences: Array(zip(pack.offsets, pack.lengths)), positions: encoderPositions,
+                                  dRelative: dEncoderRelative, causal: false, work: work)
         }
         for (s, ids) in inputs.enumerated() {
             embedding_backward(dTable: grad + w.layout.shared, dOut: dX + pack.offsets[s] * d, ids: ids, dim: d)
@@ -348,6 +325,39 @@ public final class T5TrainingPass {
             dTable: grad + w.layout.encoderPositionBias, dRelative: dEncoderRelative, maxLength: pack.maxLength,
             heads: c.numHeads, bidirectional: true, numBuckets: c.relativeAttentionNumBuckets,
             maxDistance: c.relativeAttentionMaxDistance)
+    }
+
+    /// Scratch the attention backward shares between layers.
+    struct AttentionWork {
+        let dNormed, dAttended, dQKV, scores, dProbabilities: UnsafeMutablePointer<Float>
+    }
+
+    /// Backward of `selfAttentionForward`: dResidual (d output) gains the path through the sublayer.
+    private func selfAttentionBackward(dResidual: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                                       normed: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                                       attended: UnsafePointer<Float>, attention: AttentionOffsets, norm: Int,
+                                       sequences: [(Int, Int)], positions: PositionBias,
+                                       dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: AttentionWork) {
+        let w = model.weights, grad = model.gradients.baseAddress!, d = c.dModel, inner = c.innerDim
+        let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
+        work.dAttended.update(repeating: 0, count: rows * inner)
+        matmul_backward(dInp: work.dAttended, dWeight: grad + attention.o, dOut: dResidual, inp: attended,
+                        weight: w[attention.o], rows: rows, inDim: inner, outDim: d)
+        work.dQKV.update(repeating: 0, count: rows * 3 * inner)
+        for (offset, length) in sequences {
+            let base = qkv + offset * 3 * inner, dBase = work.dQKV + offset * 3 * inner
+            attention_backward(
+                dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dRelative,
+                dOut: work.dAttended + offset * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner,
+                ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: positions, queryLength: length,
+                keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: causal, scores: work.scores,
+                dProbabilities: work.dProbabilities)
+        }
+        work.dNormed.update(repeating: 0, count: rows * d)
+        matmul_backward(dInp: work.dNormed, dWeight: grad + attention.q, dOut: work.dQKV, inp: normed,
+                        weight: w[attention.q], rows: rows, inDim: d, outDim: 3 * inner)
+        rmsnorm_backward(dInp: dResidual, dWeight: grad + norm, dOut: work.dNormed, inp: input, weight: w[norm],
+                         rows: rows, dim: d, eps: c.layerNormEpsilon)
     }
 
     /// Backward of `residual += wo(act(wi rmsnorm(normInput)))`: dResidual gains the path through the block.

@@ -5,7 +5,6 @@ import XCTest
 /// `rerank-admin distill` as a retraining job runs it: teacher output in, a checkpoint directory out that
 /// rerank-admin (and transformers, where torch is present) scores; stopped runs resume.
 final class DistillCommandTests: XCTestCase {
-    static let admin = ParityFixtures.root.appendingPathComponent(".build/debug/rerank-admin")
     var directory: URL!
 
     override func setUpWithError() throws {
@@ -24,19 +23,7 @@ final class DistillCommandTests: XCTestCase {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func run(_ arguments: [String], input: String = "") throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.admin
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile(), err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        try Admin.run(arguments, input: input)
     }
 
     var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").path }
@@ -84,7 +71,7 @@ final class DistillCommandTests: XCTestCase {
         XCTAssertEqual(try distill(unbroken, ["--steps", "60", "--quiet"]).status, 0)
         let stopped = path("stopped")
         let process = Process()
-        process.executableURL = Self.admin
+        process.executableURL = Admin.binary
         process.arguments = ["distill", "--model", demo, "--input", TeacherExample.input.path, "--teacher", path("teacher.jsonl"),
                              "--output", stopped, "--holdout", "0", "--lr", "1e-3", "--batch-queries", "2", "--steps", "60"]
         let stderr = Pipe()

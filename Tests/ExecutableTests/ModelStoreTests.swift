@@ -4,7 +4,6 @@ import XCTest
 
 /// `rerank-admin publish` / `rollback` into a model store and a `rerankd --model-store` that follows it.
 final class ModelStoreTests: XCTestCase {
-    static let admin = ParityFixtures.root.appendingPathComponent(".build/debug/rerank-admin")
     var store: URL!
 
     override func setUpWithError() throws {
@@ -17,17 +16,8 @@ final class ModelStoreTests: XCTestCase {
 
     @discardableResult
     func admin(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.admin
-        process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile(), err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-                String(decoding: err, as: UTF8.self))
+        let result = try Admin.run(arguments)
+        return (result.status, result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), result.stderr)
     }
 
     var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").resolvingSymlinksInPath().path }

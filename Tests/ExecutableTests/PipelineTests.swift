@@ -4,7 +4,6 @@ import XCTest
 
 /// `rerank-admin pipeline` as cron runs it: every stage, resumption, the lock, the gate, captured traffic.
 final class PipelineTests: XCTestCase {
-    static let admin = ParityFixtures.root.appendingPathComponent(".build/debug/rerank-admin")
     var root: URL!
 
     override func setUpWithError() throws {
@@ -33,18 +32,7 @@ final class PipelineTests: XCTestCase {
     func current() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: path("store/current")) }
 
     @discardableResult
-    func admin(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.admin
-        process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile(), err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
+    func admin(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try Admin.run(arguments) }
 
     func pipeline(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         try admin(["pipeline", "--work-dir", path("work"), "--store", path("store"),

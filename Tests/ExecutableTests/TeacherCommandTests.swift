@@ -4,7 +4,6 @@ import XCTest
 
 /// `rerank-admin teacher` and `teacher-merge` as a cron job or a Kubernetes Indexed Job runs them.
 final class TeacherCommandTests: XCTestCase {
-    static let admin = ParityFixtures.root.appendingPathComponent(".build/debug/rerank-admin")
     var directory: URL!
 
     override func setUpWithError() throws {
@@ -20,16 +19,8 @@ final class TeacherCommandTests: XCTestCase {
 
     @discardableResult
     func admin(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = Self.admin
-        process.arguments = arguments
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: err, as: UTF8.self))
+        let result = try Admin.run(arguments)
+        return (result.status, result.stderr)
     }
 
     func teacher(_ output: String, input: String = TeacherExample.input.path, _ extra: [String] = []) throws
@@ -116,7 +107,7 @@ final class TeacherCommandTests: XCTestCase {
 
     func interruptedRun(_ output: String, input: String, signal: Int32) throws -> Int32 {
         let process = Process()
-        process.executableURL = Self.admin
+        process.executableURL = Admin.binary
         process.arguments = ["teacher", "--model", TeacherExample.model.path, "--input", input, "--output", output,
                              "--quiet", "--batch-size", "4"]
         process.standardError = FileHandle.nullDevice
