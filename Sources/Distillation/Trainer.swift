@@ -26,6 +26,8 @@ public struct TrainerSettings: Sendable {
     public var maxGradNorm = 1.0
     public var seed: UInt64 = 1
     public var evaluateEvery = 10
+    /// Dropout rate while training (evaluation never drops); the masks depend on the seed and the step.
+    public var dropout: Float = 0
 
     public init() {}
 
@@ -87,7 +89,8 @@ public final class Trainer {
         var loss = 0.0, pairs = 0
         for micro in 0..<settings.accumulation {
             let batch = queries(step: step, micro: micro)
-            let result = try lossAndBackward(batch, scale: 1 / Float(settings.accumulation))
+            var mix = SplitMix64(state: settings.seed ^ UInt64(step) &* 0x2545_F491_4F6C_DD1D ^ UInt64(micro) << 48)
+            let result = try lossAndBackward(batch, scale: 1 / Float(settings.accumulation), dropoutSeed: mix.next())
             loss += result.loss / Double(settings.accumulation)
             pairs += result.pairs
         }
@@ -99,8 +102,10 @@ public final class Trainer {
     }
 
     /// Forward, RankNet and backward over `batch` (gradients scaled by `scale`); returns the loss.
-    func lossAndBackward(_ batch: [TrainingQuery], scale: Float) throws -> (loss: Double, pairs: Int) {
-        let (pass, scores) = try score(batch)
+    func lossAndBackward(_ batch: [TrainingQuery], scale: Float, dropoutSeed: UInt64 = 0) throws
+        -> (loss: Double, pairs: Int)
+    {
+        let (pass, scores) = try score(batch, dropout: settings.dropout, seed: dropoutSeed)
         let queries = scores.map { RankNet.Query(scores: $0, teacherOrder: Array($0.indices), topM: $0.count) }
         let (loss, dScores) = RankNet.loss(queries)
         let dLogits = zip(pass.logits, dScores.flatMap { $0 }).map { logits, dScore in
@@ -110,8 +115,9 @@ public final class Trainer {
         return (loss, queries.map { $0.topM * ($0.topM - 1) / 2 }.reduce(0, +))
     }
 
-    private func score(_ batch: [TrainingQuery]) throws -> (T5TrainingPass, [[Float]]) {
-        let pass = try model.forward(inputs: batch.flatMap(\.prompts), vocabIDs: scoreIDs)
+    private func score(_ batch: [TrainingQuery], dropout: Float = 0, seed: UInt64 = 0) throws -> (T5TrainingPass, [[Float]]) {
+        let pass = try model.forward(inputs: batch.flatMap(\.prompts), vocabIDs: scoreIDs, dropoutRate: dropout,
+                                     dropoutSeed: seed)
         var scores: [[Float]] = []
         var start = 0
         for query in batch {

@@ -43,6 +43,8 @@ public struct T5Config: Equatable, Sendable {
     public var scaleDecoderOutputs: Bool
     public var scaleRule: ScaleRule
     public var decoderStartTokenID: Int32
+    /// Training only: `dropout_rate` (transformers' default 0.1); scoring never drops anything.
+    public var dropoutRate: Float = 0.1
 
     public init(vocabSize: Int, dModel: Int, dKV: Int, dFF: Int, numHeads: Int, numLayers: Int,
                 numDecoderLayers: Int? = nil, relativeAttentionNumBuckets: Int = 32,
@@ -108,7 +110,7 @@ public struct T5Config: Equatable, Sendable {
         guard let decoderStartTokenID = Int32(exactly: decoderStart) else {
             throw CheckpointError.invalidConfig(path: path, reason: "decoder_start_token_id \(decoderStart) is out of range")
         }
-        let config = T5Config(
+        var config = T5Config(
             vocabSize: raw.vocab_size ?? 32128, dModel: raw.d_model ?? 512, dKV: raw.d_kv ?? 64,
             dFF: raw.d_ff ?? 2048, numHeads: raw.num_heads ?? 8, numLayers: numLayers,
             numDecoderLayers: raw.num_decoder_layers ?? numLayers,
@@ -119,6 +121,10 @@ public struct T5Config: Equatable, Sendable {
             scaleDecoderOutputs: raw.scale_decoder_outputs ?? raw.tie_word_embeddings ?? true,
             scaleRule: raw.scale_decoder_outputs != nil ? .scaleDecoderOutputsKey : .tieWordEmbeddingsKey,
             decoderStartTokenID: decoderStartTokenID)
+        config.dropoutRate = Float(raw.dropout_rate ?? 0.1)
+        guard (0..<1).contains(config.dropoutRate) else {
+            throw CheckpointError.invalidConfig(path: path, reason: "dropout_rate must be in [0, 1), got \(config.dropoutRate)")
+        }
         try config.validate(path: path)
         return config
     }
@@ -182,4 +188,5 @@ private struct RawT5Config: Decodable {
     var scale_decoder_outputs: Bool?
     var decoder_start_token_id: Int?
     var pad_token_id: Int?
+    var dropout_rate: Double?
 }

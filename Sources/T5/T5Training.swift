@@ -38,15 +38,21 @@ public final class T5TrainingModel {
         }
     }
 
-    /// Logits of `vocabIDs` at the first decoder step (decoder input = [start]) for each input.
-    public func forward(inputs: [[Int32]], vocabIDs: [Int32]) throws(T5InputError) -> T5TrainingPass {
+    /// Logits of `vocabIDs` at the first decoder step (decoder input = [start]) for each input. With a
+    /// `dropoutRate` above 0, dropout is applied where transformers' T5 applies it in training (embeddings,
+    /// each sublayer's output, the feed-forward hidden state, the final states; not the attention
+    /// probabilities), with masks drawn from `dropoutSeed`.
+    public func forward(inputs: [[Int32]], vocabIDs: [Int32], dropoutRate: Float = 0, dropoutSeed: UInt64 = 0)
+        throws(T5InputError) -> T5TrainingPass
+    {
         let vocab = Int32(config.vocabSize)
         for id in vocabIDs where id < 0 || id >= vocab { throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize) }
         for (index, input) in inputs.enumerated() {
             guard !input.isEmpty else { throw .emptyInput(index: index) }
             for id in input where id < 0 || id >= vocab { throw .tokenOutsideVocabulary(id: id, vocabSize: config.vocabSize) }
         }
-        let pass = T5TrainingPass(model: self, inputs: inputs, vocabIDs: vocabIDs)
+        let pass = T5TrainingPass(model: self, inputs: inputs, vocabIDs: vocabIDs,
+                                  dropout: DropoutMasks(rate: dropoutRate, seed: dropoutSeed))
         pass.forward()
         return pass
     }
@@ -82,8 +88,11 @@ public final class T5TrainingPass {
     private var encoderBias: UnsafeMutablePointer<Float>!
     private var decoderBias: UnsafeMutablePointer<Float>!
 
-    init(model: T5TrainingModel, inputs: [[Int32]], vocabIDs: [Int32]) {
+    let dropout: DropoutMasks
+
+    init(model: T5TrainingModel, inputs: [[Int32]], vocabIDs: [Int32], dropout: DropoutMasks) {
         self.model = model
+        self.dropout = dropout
         self.inputs = inputs
         self.vocabIDs = vocabIDs
         self.pack = PackedSequences(lengths: inputs.map(\.count))
@@ -104,6 +113,10 @@ public final class T5TrainingPass {
     private var ffnWidth: Int { c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF }
     private let decoderPrefix = 1
 
+    /// Where dropout applies: per stack (0 encoder, 1 decoder), layer (255: outside the layers) and place.
+    private enum Place: Int { case embedding, selfAttention, hidden, feedForward, crossAttention, final }
+    private func site(_ stack: Int, _ layer: Int, _ place: Place) -> UInt64 { DropoutMasks.site(stack, layer, place.rawValue) }
+
     func forward() {
         let w = model.weights
         let rows = pack.rows, n = inputs.count, d = c.dModel, inner = c.innerDim
@@ -119,21 +132,25 @@ public final class T5TrainingPass {
         for (s, ids) in inputs.enumerated() {
             embedding_forward(x + pack.offsets[s] * d, ids: ids, table: w[w.layout.shared], dim: d)
         }
-        for layer in w.layout.encoderLayers {
+        dropout.apply(x, count: rows * d, site: site(0, 255, .embedding))
+        for (index, layer) in w.layout.encoderLayers.enumerated() {
             let cache = EncoderLayerCache(
                 input: x, normed1: buffer(rows * d), qkv: buffer(rows * 3 * inner), attended: buffer(rows * inner),
                 middle: buffer(rows * d), normed2: buffer(rows * d), pre: buffer(rows * ffnWidth),
                 activated: buffer(rows * c.dFF))
             selfAttentionForward(input: x, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended,
                                  output: cache.middle, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
-                                 sequences: encoderSequences, positions: encoderPositions, causal: false, scores: scores)
+                                 sequences: encoderSequences, positions: encoderPositions, causal: false, scores: scores,
+                                 site: site(0, index, .selfAttention))
             x = feedForwardSublayer(input: cache.middle, normed: cache.normed2, pre: cache.pre, activated: cache.activated,
-                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows)
+                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
+                                    sites: (site(0, index, .hidden), site(0, index, .feedForward)))
             encoderLayers.append(cache)
         }
         encoderFinalInput = x
         encoded = buffer(rows * d)
         rmsnorm_forward(encoded, x, w[w.layout.encoderFinalNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
+        dropout.apply(encoded, count: rows * d, site: site(0, 255, .final))
 
         // The decoder: one position per input, fed the start token.
         decoderBias = buffer(c.numHeads)
@@ -144,7 +161,8 @@ public final class T5TrainingPass {
         let decoderSequences = (0..<n).map { ($0, decoderPrefix) }
         var y = buffer(n * d)
         for s in 0..<n { embedding_forward(y + s * d, ids: [c.decoderStartTokenID], table: w[w.layout.shared], dim: d) }
-        for layer in w.layout.decoderLayers {
+        dropout.apply(y, count: n * d, site: site(1, 255, .embedding))
+        for (index, layer) in w.layout.decoderLayers.enumerated() {
             let cache = DecoderLayerCache(
                 input: y, normed1: buffer(n * d), qkv: buffer(n * 3 * inner), attended1: buffer(n * inner),
                 middle1: buffer(n * d), normed2: buffer(n * d), query: buffer(n * inner), crossKV: buffer(rows * 2 * inner),
@@ -152,7 +170,8 @@ public final class T5TrainingPass {
                 activated: buffer(n * c.dFF))
             selfAttentionForward(input: y, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended1,
                                  output: cache.middle1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
-                                 sequences: decoderSequences, positions: decoderPositions, causal: true, scores: scores)
+                                 sequences: decoderSequences, positions: decoderPositions, causal: true, scores: scores,
+                                 site: site(1, index, .selfAttention))
 
             let cross = layer.crossAttention
             rmsnorm_forward(cache.normed2, cache.middle1, w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
@@ -165,16 +184,18 @@ public final class T5TrainingPass {
                     ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: 1,
                     keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
             }
-            cache.middle2.update(from: cache.middle1, count: n * d)
-            matmul_forward(cache.middle2, cache.attended2, w[cross.o], rows: n, inDim: inner, outDim: d, accumulate: true)
+            addBranch(to: cache.middle2, input: cache.middle1, attended: cache.attended2, weight: cross.o, rows: n,
+                      inDim: inner, site: site(1, index, .crossAttention))
 
             y = feedForwardSublayer(input: cache.middle2, normed: cache.normed3, pre: cache.pre, activated: cache.activated,
-                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n)
+                                    norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
+                                    sites: (site(1, index, .hidden), site(1, index, .feedForward)))
             decoderLayers.append(cache)
         }
         decoderFinalInput = y
         decoded = buffer(n * d)
         rmsnorm_forward(decoded, y, w[w.layout.decoderFinalNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
+        dropout.apply(decoded, count: n * d, site: site(1, 255, .final))
         logits = (0..<n).map { lm_head_forward(hidden: decoded + $0 * d, vocabIDs: vocabIDs, weights: w) }
     }
 
@@ -183,7 +204,7 @@ public final class T5TrainingPass {
                                       qkv: UnsafeMutablePointer<Float>, attended: UnsafeMutablePointer<Float>,
                                       output: UnsafeMutablePointer<Float>, attention: AttentionOffsets, norm: Int,
                                       sequences: [(Int, Int)], positions: PositionBias, causal: Bool,
-                                      scores: UnsafeMutablePointer<Float>) {
+                                      scores: UnsafeMutablePointer<Float>, site: UInt64) {
         let w = model.weights, d = c.dModel, inner = c.innerDim
         let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
         rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
@@ -195,18 +216,32 @@ public final class T5TrainingPass {
                 v: base + 2 * inner, ldv: 3 * inner, positionBias: positions, queryLength: length, keyLength: length,
                 heads: c.numHeads, dKV: c.dKV, causal: causal, scores: scores)
         }
+        addBranch(to: output, input: input, attended: attended, weight: attention.o, rows: rows, inDim: inner, site: site)
+    }
+
+    /// output = input + dropout(attended · weight^T): a sublayer's residual connection.
+    private func addBranch(to output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                           attended: UnsafePointer<Float>, weight: Int, rows: Int, inDim: Int, site: UInt64) {
+        let w = model.weights, d = c.dModel
         output.update(from: input, count: rows * d)
-        matmul_forward(output, attended, w[attention.o], rows: rows, inDim: inner, outDim: d, accumulate: true)
+        guard dropout.isActive else {
+            return matmul_forward(output, attended, w[weight], rows: rows, inDim: inDim, outDim: d, accumulate: true)
+        }
+        let branch = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+        defer { branch.deallocate() }
+        matmul_forward(branch, attended, w[weight], rows: rows, inDim: inDim, outDim: d, ldIn: nil)
+        dropout.apply(branch, count: rows * d, site: site)
+        for i in 0..<(rows * d) { output[i] += branch[i] }
     }
 
     /// A new residual buffer: input + wo(act(wi rmsnorm(input))), keeping what backward needs.
     private func feedForwardSublayer(input: UnsafePointer<Float>, normed: UnsafeMutablePointer<Float>,
                                      pre: UnsafeMutablePointer<Float>, activated: UnsafeMutablePointer<Float>,
-                                     norm: Int, ffn: FeedForwardOffsets, rows: Int) -> UnsafeMutablePointer<Float> {
+                                     norm: Int, ffn: FeedForwardOffsets, rows: Int,
+                                     sites: (hidden: UInt64, output: UInt64)) -> UnsafeMutablePointer<Float> {
         let w = model.weights, d = c.dModel, width = ffnWidth
         rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         let residual = buffer(rows * d)
-        residual.update(from: input, count: rows * d)
         matmul_forward(pre, normed, w[ffn.wi0], rows: rows, inDim: d, outDim: width)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
         defer { scratch.deallocate() }
@@ -219,7 +254,9 @@ public final class T5TrainingPass {
             relu_forward(scratch, count: rows * width)
             activated.update(from: scratch, count: rows * width)
         }
-        matmul_forward(residual, activated, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: d, accumulate: true)
+        dropout.apply(activated, count: rows * c.dFF, site: sites.hidden)
+        addBranch(to: residual, input: input, attended: activated, weight: ffn.wo, rows: rows, inDim: c.dFF,
+                  site: sites.output)
         return residual
     }
 
@@ -248,6 +285,7 @@ public final class T5TrainingPass {
                 }
             }
         }
+        dropout.apply(dDecoded, count: n * d, site: site(1, 255, .final))
         let dY = scratch.take(n * d)
         rmsnorm_backward(dInp: dY, dWeight: grad + w.layout.decoderFinalNorm, dOut: dDecoded, inp: decoderFinalInput,
                          weight: w[w.layout.decoderFinalNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
@@ -262,16 +300,18 @@ public final class T5TrainingPass {
         let dPre = scratch.take(max(rows, n) * ffnWidth)
         let dActivated = scratch.take(max(rows, n) * c.dFF)
         let work = AttentionWork(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, scores: scores,
-                                 dProbabilities: dProbabilities)
-        for (layer, cache) in zip(w.layout.decoderLayers, decoderLayers).reversed() {
+                                 dProbabilities: dProbabilities, dBranch: scratch.take(max(rows, n) * d))
+        for (index, (layer, cache)) in zip(w.layout.decoderLayers, decoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
                                 normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
-                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, weights: w)
+                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, work: work,
+                                sites: (site(1, index, .hidden), site(1, index, .feedForward)))
 
             let cross = layer.crossAttention
             dAttended.update(repeating: 0, count: n * inner)
-            matmul_backward(dInp: dAttended, dWeight: grad + cross.o, dOut: dY, inp: cache.attended2, weight: w[cross.o],
-                            rows: n, inDim: inner, outDim: d)
+            matmul_backward(dInp: dAttended, dWeight: grad + cross.o,
+                            dOut: branchGradient(dY, rows: n, site: site(1, index, .crossAttention), work: work),
+                            inp: cache.attended2, weight: w[cross.o], rows: n, inDim: inner, outDim: d)
             let dQuery = dQKV
             dQuery.update(repeating: 0, count: n * inner)
             let dCrossKV = scratch.take(rows * 2 * inner)
@@ -294,8 +334,9 @@ public final class T5TrainingPass {
             selfAttentionBackward(dResidual: dY, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
                                   attended: cache.attended1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                   sequences: decoderSequences, positions: decoderPositions, dRelative: dDecoderRelative,
-                                  causal: true, work: work)
+                                  causal: true, work: work, site: site(1, index, .selfAttention))
         }
+        dropout.apply(dY, count: n * d, site: site(1, 255, .embedding))
         embedding_backward(dTable: grad + w.layout.shared, dOut: dY, ids: Array(repeating: c.decoderStartTokenID, count: n), dim: d)
         relative_position_bias_backward(
             dTable: grad + w.layout.decoderPositionBias, dRelative: dDecoderRelative, maxLength: decoderPrefix,
@@ -303,21 +344,24 @@ public final class T5TrainingPass {
             maxDistance: c.relativeAttentionMaxDistance)
 
         // The encoder.
+        dropout.apply(dEncoded, count: rows * d, site: site(0, 255, .final))
         let dX = scratch.take(rows * d)
         rmsnorm_backward(dInp: dX, dWeight: grad + w.layout.encoderFinalNorm, dOut: dEncoded, inp: encoderFinalInput,
                          weight: w[w.layout.encoderFinalNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         let span = 2 * pack.maxLength - 1
         let dEncoderRelative = scratch.take(c.numHeads * span)
         let encoderPositions = PositionBias(values: encoderBias, maxLength: pack.maxLength)
-        for (layer, cache) in zip(w.layout.encoderLayers, encoderLayers).reversed() {
+        for (index, (layer, cache)) in zip(w.layout.encoderLayers, encoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dX, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
                                 normInput: cache.middle, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
-                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, weights: w)
+                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, work: work,
+                                sites: (site(0, index, .hidden), site(0, index, .feedForward)))
             selfAttentionBackward(dResidual: dX, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
                                   attended: cache.attended, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                   sequences: Array(zip(pack.offsets, pack.lengths)), positions: encoderPositions,
-                                  dRelative: dEncoderRelative, causal: false, work: work)
+                                  dRelative: dEncoderRelative, causal: false, work: work, site: site(0, index, .selfAttention))
         }
+        dropout.apply(dX, count: rows * d, site: site(0, 255, .embedding))
         for (s, ids) in inputs.enumerated() {
             embedding_backward(dTable: grad + w.layout.shared, dOut: dX + pack.offsets[s] * d, ids: ids, dim: d)
         }
@@ -329,7 +373,16 @@ public final class T5TrainingPass {
 
     /// Scratch the attention backward shares between layers.
     struct AttentionWork {
-        let dNormed, dAttended, dQKV, scores, dProbabilities: UnsafeMutablePointer<Float>
+        let dNormed, dAttended, dQKV, scores, dProbabilities, dBranch: UnsafeMutablePointer<Float>
+    }
+
+    /// d(branch) of `output = input + dropout(branch)`: dResidual itself without dropout, else a masked copy.
+    private func branchGradient(_ dResidual: UnsafeMutablePointer<Float>, rows: Int, site: UInt64,
+                                work: AttentionWork) -> UnsafeMutablePointer<Float> {
+        guard dropout.isActive else { return dResidual }
+        work.dBranch.update(from: dResidual, count: rows * c.dModel)
+        dropout.apply(work.dBranch, count: rows * c.dModel, site: site)
+        return work.dBranch
     }
 
     /// Backward of `selfAttentionForward`: dResidual (d output) gains the path through the sublayer.
@@ -337,11 +390,13 @@ public final class T5TrainingPass {
                                        normed: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
                                        attended: UnsafePointer<Float>, attention: AttentionOffsets, norm: Int,
                                        sequences: [(Int, Int)], positions: PositionBias,
-                                       dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: AttentionWork) {
+                                       dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: AttentionWork,
+                                       site: UInt64) {
         let w = model.weights, grad = model.gradients.baseAddress!, d = c.dModel, inner = c.innerDim
         let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
         work.dAttended.update(repeating: 0, count: rows * inner)
-        matmul_backward(dInp: work.dAttended, dWeight: grad + attention.o, dOut: dResidual, inp: attended,
+        matmul_backward(dInp: work.dAttended, dWeight: grad + attention.o,
+                        dOut: branchGradient(dResidual, rows: rows, site: site, work: work), inp: attended,
                         weight: w[attention.o], rows: rows, inDim: inner, outDim: d)
         work.dQKV.update(repeating: 0, count: rows * 3 * inner)
         for (offset, length) in sequences {
@@ -365,12 +420,15 @@ public final class T5TrainingPass {
                                      activated: UnsafePointer<Float>, normed: UnsafePointer<Float>,
                                      normInput: UnsafePointer<Float>, norm: Int, ffn: FeedForwardOffsets, rows: Int,
                                      dNormed: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>,
-                                     dActivated: UnsafeMutablePointer<Float>, weights w: T5Weights) {
-        let grad = model.gradients.baseAddress!
+                                     dActivated: UnsafeMutablePointer<Float>, work: AttentionWork,
+                                     sites: (hidden: UInt64, output: UInt64)) {
+        let w = model.weights, grad = model.gradients.baseAddress!
         let d = c.dModel, width = ffnWidth
         dActivated.update(repeating: 0, count: rows * c.dFF)
-        matmul_backward(dInp: dActivated, dWeight: grad + ffn.wo, dOut: dResidual, inp: activated, weight: w[ffn.wo],
-                        rows: rows, inDim: c.dFF, outDim: d)
+        matmul_backward(dInp: dActivated, dWeight: grad + ffn.wo,
+                        dOut: branchGradient(dResidual, rows: rows, site: sites.output, work: work), inp: activated,
+                        weight: w[ffn.wo], rows: rows, inDim: c.dFF, outDim: d)
+        dropout.apply(dActivated, count: rows * c.dFF, site: sites.hidden)
         switch c.feedForward {
         case .gatedGelu: gated_gelu_backward(dPre: dPre, dH: dActivated, pre: pre, rows: rows, dFF: c.dFF)
         case .relu: relu_backward(dPre: dPre, dH: dActivated, pre: pre, count: rows * c.dFF)

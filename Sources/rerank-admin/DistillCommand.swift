@@ -23,7 +23,9 @@ struct DistillCommand: ParsableCommand {
             (weights, optimiser moments, step) is written every N steps to --checkpoint-dir; rerunning the same \
             command resumes from it and reaches the same weights. Ctrl-C or SIGTERM writes one and exits 130.
 
-            Not yet: dropout (training runs as if dropout_rate were 0).
+            Dropout follows config.json's dropout_rate (--dropout overrides) at the places transformers applies \
+            it in training (embeddings, each sublayer's output, the feed-forward hidden state, the final states), \
+            except on attention probabilities; masks are seeded by --seed and the step, so a resumed run is exact.
             """)
 
     @Option(help: ArgumentHelp("Student checkpoint to start from.", valueName: "dir")) var model: String
@@ -52,7 +54,9 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Micro-batches accumulated per step.") var accumulation = 1
     @Option(help: "Fraction of the queries held out for evaluation (chosen by a hash of the id).") var holdout = 0.1
     @Option(help: "Evaluate the held-out queries every N steps.") var evalEvery = 10
-    @Option(help: "Seed of the training order.") var seed: UInt64 = 1
+    @Option(help: "Seed of the training order and the dropout masks.") var seed: UInt64 = 1
+    @Option(help: "Dropout rate while training (default: config.json's dropout_rate; 0 turns it off).")
+    var dropout: Float?
     @Option(help: "Write a resumable checkpoint every N steps (0 = only when stopped).") var checkpointEvery = 0
     @Option(help: ArgumentHelp("Where checkpoints go (default: OUTPUT.checkpoint).", valueName: "dir"))
     var checkpointDir: String?
@@ -67,6 +71,7 @@ struct DistillCommand: ParsableCommand {
         guard topM >= 2, batchQueries >= 1, accumulation >= 1, evalEvery >= 1, checkpointEvery >= 0, warmupSteps >= 0 else {
             throw ValidationError("--top-m must be at least 2; --batch-queries, --accumulation, --eval-every at least 1")
         }
+        if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
         guard lr > 0, maxGradNorm >= 0, (0..<1).contains(holdout), epochs > 0 else {
             throw ValidationError("--lr and --epochs must be positive, --max-grad-norm >= 0, --holdout in [0, 1)")
         }
@@ -93,6 +98,7 @@ struct DistillCommand: ParsableCommand {
         settings.maxGradNorm = maxGradNorm
         settings.seed = seed
         settings.evaluateEvery = evalEvery
+        settings.dropout = dropout ?? start.config.dropoutRate
         settings.steps = steps ?? max(1, Int((Double(training.count) * epochs / Double(batchQueries * accumulation)).rounded(.up)))
         CPUBudget.configureBLAS(threads: CPUBudget.cores)
         let trainer = Trainer(model: T5TrainingModel(copying: start), rule: scorer.template.rule, scoreIDs: scorer.scoreIDs,
