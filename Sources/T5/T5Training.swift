@@ -40,8 +40,8 @@ public final class T5TrainingModel {
 
     /// Logits of `vocabIDs` at the first decoder step (decoder input = [start]) for each input. With a
     /// `dropoutRate` above 0, dropout is applied where transformers' T5 applies it in training (embeddings,
-    /// each sublayer's output, the feed-forward hidden state, the final states; not the attention
-    /// probabilities), with masks drawn from `dropoutSeed`.
+    /// attention probabilities, each sublayer's output, the feed-forward hidden state, the final states),
+    /// with masks drawn from `dropoutSeed`.
     public func forward(inputs: [[Int32]], vocabIDs: [Int32], dropoutRate: Float = 0, dropoutSeed: UInt64 = 0)
         throws(T5InputError) -> T5TrainingPass
     {
@@ -114,8 +114,15 @@ public final class T5TrainingPass {
     private let decoderPrefix = 1
 
     /// Where dropout applies: per stack (0 encoder, 1 decoder), layer (255: outside the layers) and place.
-    private enum Place: Int { case embedding, selfAttention, hidden, feedForward, crossAttention, final }
+    private enum Place: Int {
+        case embedding, selfAttention, hidden, feedForward, crossAttention, final, selfProbabilities, crossProbabilities
+    }
     private func site(_ stack: Int, _ layer: Int, _ place: Place) -> UInt64 { DropoutMasks.site(stack, layer, place.rawValue) }
+
+    /// The dropout of one sequence's attention probabilities, or nil when dropout is off.
+    private func probabilityDropout(_ site: UInt64, sequence: Int) -> (masks: DropoutMasks, site: UInt64)? {
+        dropout.isActive ? (dropout, site &+ UInt64(sequence) << 40) : nil
+    }
 
     func forward() {
         let w = model.weights
@@ -141,7 +148,7 @@ public final class T5TrainingPass {
             selfAttentionForward(input: x, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended,
                                  output: cache.middle, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                  sequences: encoderSequences, positions: encoderPositions, causal: false, scores: scores,
-                                 site: site(0, index, .selfAttention))
+                                 site: site(0, index, .selfAttention), probabilitySite: site(0, index, .selfProbabilities))
             x = feedForwardSublayer(input: cache.middle, normed: cache.normed2, pre: cache.pre, activated: cache.activated,
                                     norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
                                     sites: (site(0, index, .hidden), site(0, index, .feedForward)))
@@ -171,7 +178,7 @@ public final class T5TrainingPass {
             selfAttentionForward(input: y, normed: cache.normed1, qkv: cache.qkv, attended: cache.attended1,
                                  output: cache.middle1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                  sequences: decoderSequences, positions: decoderPositions, causal: true, scores: scores,
-                                 site: site(1, index, .selfAttention))
+                                 site: site(1, index, .selfAttention), probabilitySite: site(1, index, .selfProbabilities))
 
             let cross = layer.crossAttention
             rmsnorm_forward(cache.normed2, cache.middle1, w[layer.crossAttentionNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
@@ -182,7 +189,8 @@ public final class T5TrainingPass {
                 attention_forward(
                     cache.attended2 + s * inner, ldOut: inner, q: cache.query + s * inner, ldq: inner, k: keys,
                     ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: 1,
-                    keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
+                    keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores,
+                    dropout: probabilityDropout(site(1, index, .crossProbabilities), sequence: s))
             }
             addBranch(to: cache.middle2, input: cache.middle1, attended: cache.attended2, weight: cross.o, rows: n,
                       inDim: inner, site: site(1, index, .crossAttention))
@@ -204,17 +212,18 @@ public final class T5TrainingPass {
                                       qkv: UnsafeMutablePointer<Float>, attended: UnsafeMutablePointer<Float>,
                                       output: UnsafeMutablePointer<Float>, attention: AttentionOffsets, norm: Int,
                                       sequences: [(Int, Int)], positions: PositionBias, causal: Bool,
-                                      scores: UnsafeMutablePointer<Float>, site: UInt64) {
+                                      scores: UnsafeMutablePointer<Float>, site: UInt64, probabilitySite: UInt64) {
         let w = model.weights, d = c.dModel, inner = c.innerDim
         let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
         rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         matmul_forward(qkv, normed, w[attention.q], rows: rows, inDim: d, outDim: 3 * inner)
-        for (offset, length) in sequences {
+        for (sequence, (offset, length)) in sequences.enumerated() {
             let base = qkv + offset * 3 * inner
             attention_forward(
                 attended + offset * inner, ldOut: inner, q: base, ldq: 3 * inner, k: base + inner, ldk: 3 * inner,
                 v: base + 2 * inner, ldv: 3 * inner, positionBias: positions, queryLength: length, keyLength: length,
-                heads: c.numHeads, dKV: c.dKV, causal: causal, scores: scores)
+                heads: c.numHeads, dKV: c.dKV, causal: causal, scores: scores,
+                dropout: probabilityDropout(probabilitySite, sequence: sequence))
         }
         addBranch(to: output, input: input, attended: attended, weight: attention.o, rows: rows, inDim: inner, site: site)
     }
@@ -300,7 +309,8 @@ public final class T5TrainingPass {
         let dPre = scratch.take(max(rows, n) * ffnWidth)
         let dActivated = scratch.take(max(rows, n) * c.dFF)
         let work = AttentionWork(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, scores: scores,
-                                 dProbabilities: dProbabilities, dBranch: scratch.take(max(rows, n) * d))
+                                 dProbabilities: dProbabilities, dBranch: scratch.take(max(rows, n) * d),
+                                 dropped: scratch.take(pack.maxLength * pack.maxLength))
         for (index, (layer, cache)) in zip(w.layout.decoderLayers, decoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
                                 normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
@@ -321,7 +331,10 @@ public final class T5TrainingPass {
                     dq: dQuery + s * inner, dk: dKeys, dv: dKeys + inner, dRelative: nil, dOut: dAttended + s * inner,
                     ldDOut: inner, q: cache.query + s * inner, ldq: inner, k: keys, ldk: 2 * inner, v: keys + inner,
                     ldv: 2 * inner, positionBias: nil, queryLength: 1, keyLength: length, heads: c.numHeads, dKV: c.dKV,
-                    causal: false, scores: scores, dProbabilities: dProbabilities)
+                    causal: false, scores: scores, dProbabilities: dProbabilities,
+                    dropout: probabilityDropout(site(1, index, .crossProbabilities), sequence: s).map {
+                        ($0.masks, $0.site, work.dropped)
+                    })
             }
             matmul_backward(dInp: dEncoded, dWeight: grad + cross.k, dOut: dCrossKV, inp: encoded, weight: w[cross.k],
                             rows: rows, inDim: d, outDim: 2 * inner)
@@ -334,7 +347,8 @@ public final class T5TrainingPass {
             selfAttentionBackward(dResidual: dY, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
                                   attended: cache.attended1, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                   sequences: decoderSequences, positions: decoderPositions, dRelative: dDecoderRelative,
-                                  causal: true, work: work, site: site(1, index, .selfAttention))
+                                  causal: true, work: work, site: site(1, index, .selfAttention),
+                                  probabilitySite: site(1, index, .selfProbabilities))
         }
         dropout.apply(dY, count: n * d, site: site(1, 255, .embedding))
         embedding_backward(dTable: grad + w.layout.shared, dOut: dY, ids: Array(repeating: c.decoderStartTokenID, count: n), dim: d)
@@ -359,7 +373,8 @@ public final class T5TrainingPass {
             selfAttentionBackward(dResidual: dX, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
                                   attended: cache.attended, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
                                   sequences: Array(zip(pack.offsets, pack.lengths)), positions: encoderPositions,
-                                  dRelative: dEncoderRelative, causal: false, work: work, site: site(0, index, .selfAttention))
+                                  dRelative: dEncoderRelative, causal: false, work: work, site: site(0, index, .selfAttention),
+                                  probabilitySite: site(0, index, .selfProbabilities))
         }
         dropout.apply(dX, count: rows * d, site: site(0, 255, .embedding))
         for (s, ids) in inputs.enumerated() {
@@ -373,7 +388,7 @@ public final class T5TrainingPass {
 
     /// Scratch the attention backward shares between layers.
     struct AttentionWork {
-        let dNormed, dAttended, dQKV, scores, dProbabilities, dBranch: UnsafeMutablePointer<Float>
+        let dNormed, dAttended, dQKV, scores, dProbabilities, dBranch, dropped: UnsafeMutablePointer<Float>
     }
 
     /// d(branch) of `output = input + dropout(branch)`: dResidual itself without dropout, else a masked copy.
@@ -391,7 +406,7 @@ public final class T5TrainingPass {
                                        attended: UnsafePointer<Float>, attention: AttentionOffsets, norm: Int,
                                        sequences: [(Int, Int)], positions: PositionBias,
                                        dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: AttentionWork,
-                                       site: UInt64) {
+                                       site: UInt64, probabilitySite: UInt64) {
         let w = model.weights, grad = model.gradients.baseAddress!, d = c.dModel, inner = c.innerDim
         let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
         work.dAttended.update(repeating: 0, count: rows * inner)
@@ -399,14 +414,15 @@ public final class T5TrainingPass {
                         dOut: branchGradient(dResidual, rows: rows, site: site, work: work), inp: attended,
                         weight: w[attention.o], rows: rows, inDim: inner, outDim: d)
         work.dQKV.update(repeating: 0, count: rows * 3 * inner)
-        for (offset, length) in sequences {
+        for (sequence, (offset, length)) in sequences.enumerated() {
             let base = qkv + offset * 3 * inner, dBase = work.dQKV + offset * 3 * inner
             attention_backward(
                 dq: dBase, dk: dBase + inner, dv: dBase + 2 * inner, dRelative: dRelative,
                 dOut: work.dAttended + offset * inner, ldDOut: inner, q: base, ldq: 3 * inner, k: base + inner,
                 ldk: 3 * inner, v: base + 2 * inner, ldv: 3 * inner, positionBias: positions, queryLength: length,
                 keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: causal, scores: work.scores,
-                dProbabilities: work.dProbabilities)
+                dProbabilities: work.dProbabilities,
+                dropout: probabilityDropout(probabilitySite, sequence: sequence).map { ($0.masks, $0.site, work.dropped) })
         }
         work.dNormed.update(repeating: 0, count: rows * d)
         matmul_backward(dInp: work.dNormed, dWeight: grad + attention.q, dOut: work.dQKV, inp: normed,

@@ -3,13 +3,14 @@ import COpenBLAS
 /// Backward of `attention_forward` for one sequence. The probabilities are recomputed from q and k (cheaper
 /// in memory than caching [heads, Lq, Lk] per layer). Accumulates dq, dk, dv (same strides as q, k, v) and,
 /// for self-attention, the gradient of the bias by relative position: dRelative[h * span + (j - i + maxLength - 1)].
-/// scores, dProbabilities: scratch of queryLength * keyLength floats each.
+/// scores, dProbabilities, dropped: scratch of queryLength * keyLength floats each (dropped only with dropout).
 func attention_backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                         dRelative: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>, ldDOut: Int,
                         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
                         v: UnsafePointer<Float>, ldv: Int, positionBias: PositionBias?,
                         queryLength: Int, keyLength: Int, heads: Int, dKV: Int, causal: Bool,
-                        scores: UnsafeMutablePointer<Float>, dProbabilities: UnsafeMutablePointer<Float>) {
+                        scores: UnsafeMutablePointer<Float>, dProbabilities: UnsafeMutablePointer<Float>,
+                        dropout: (masks: DropoutMasks, site: UInt64, dropped: UnsafeMutablePointer<Float>)? = nil) {
     let (lq, lk) = (Int32(queryLength), Int32(keyLength))
     for h in 0..<heads {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, Int32(dKV),
@@ -20,11 +21,21 @@ func attention_backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointe
             softmax_row_forward(row, bias: positionBias?.row(head: h, query: i), visible: visible)
             if visible < keyLength { (row + visible).update(repeating: 0, count: keyLength - visible) }
         }
-        // dP = dO v^T; dv += P^T dO.
+        // With dropout the values were weighted by the dropped probabilities D(P).
+        var weights = UnsafePointer(scores)
+        if let dropout {
+            dropout.dropped.update(from: scores, count: queryLength * keyLength)
+            dropout.masks.apply(dropout.dropped, count: queryLength * keyLength, site: dropout.site &+ UInt64(h) << 56)
+            weights = UnsafePointer(dropout.dropped)
+        }
+        // dP = D(dO v^T); dv += D(P)^T dO.
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, Int32(dKV),
                     1, dOut + h * dKV, Int32(ldDOut), v + h * dKV, Int32(ldv), 0, dProbabilities, lk)
+        if let dropout {
+            dropout.masks.apply(dProbabilities, count: queryLength * keyLength, site: dropout.site &+ UInt64(h) << 56)
+        }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, lk, Int32(dKV), lq,
-                    1, scores, lk, dOut + h * dKV, Int32(ldDOut), 1, dv + h * dKV, Int32(ldv))
+                    1, weights, lk, dOut + h * dKV, Int32(ldDOut), 1, dv + h * dKV, Int32(ldv))
         // dS = P ⊙ (dP - Σ_j dP P), written over dP.
         for i in 0..<queryLength {
             let p = scores + i * keyLength, dp = dProbabilities + i * keyLength

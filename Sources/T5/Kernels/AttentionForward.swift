@@ -7,11 +7,12 @@ import COpenBLAS
 /// positionBias: nil for cross-attention; for self-attention queries and keys share positions 0..<length.
 /// causal: query i sees keys 0...i only (decoder self-attention).
 /// scores: scratch of queryLength * keyLength floats.
+/// dropout (training only): the probabilities of head h are dropped with the masks of `site` + h.
 func attention_forward(_ out: UnsafeMutablePointer<Float>, ldOut: Int,
                        q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int,
                        v: UnsafePointer<Float>, ldv: Int, positionBias: PositionBias?,
                        queryLength: Int, keyLength: Int, heads: Int, dKV: Int, causal: Bool,
-                       scores: UnsafeMutablePointer<Float>) {
+                       scores: UnsafeMutablePointer<Float>, dropout: (masks: DropoutMasks, site: UInt64)? = nil) {
     if let positionBias { precondition(queryLength <= positionBias.maxLength && keyLength <= positionBias.maxLength) }
     for h in 0..<heads {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queryLength), Int32(keyLength), Int32(dKV),
@@ -24,6 +25,9 @@ func attention_forward(_ out: UnsafeMutablePointer<Float>, ldOut: Int,
             if visible < keyLength {
                 (row + visible).update(repeating: 0, count: keyLength - visible)
             }
+        }
+        if let dropout {
+            dropout.masks.apply(scores, count: queryLength * keyLength, site: dropout.site &+ UInt64(h) << 56)
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queryLength), Int32(dKV), Int32(keyLength),
                     1, scores, Int32(keyLength), v + h * dKV, Int32(ldv), 0, out + h * dKV, Int32(ldOut))
