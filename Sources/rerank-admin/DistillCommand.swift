@@ -24,8 +24,8 @@ struct DistillCommand: ParsableCommand {
             command resumes from it and reaches the same weights. Ctrl-C or SIGTERM writes one and exits 130.
 
             Dropout follows config.json's dropout_rate (--dropout overrides) at the places transformers applies \
-            it in training (embeddings, each sublayer's output, the feed-forward hidden state, the final states), \
-            except on attention probabilities; masks are seeded by --seed and the step, so a resumed run is exact.
+            it in training (embeddings, attention probabilities, each sublayer's output, the feed-forward hidden \
+            state, the final states); masks are seeded by --seed and the step, so a resumed run is exact.
             """)
 
     @Option(help: ArgumentHelp("Student checkpoint to start from.", valueName: "dir")) var model: String
