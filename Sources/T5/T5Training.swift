@@ -23,6 +23,31 @@ public final class T5TrainingModel {
     deinit {
         parameters.deallocate()
         gradients.deallocate()
+        for (pointer, _) in spare { pointer.deallocate() }
+    }
+
+    /// The buffers of the last pass, kept for the next: a step allocates nearly the same large buffers as the
+    /// one before, and fresh ones cost page faults on zeroed pages (15% of a step at flan-t5-small).
+    private var spare: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+
+    /// A zeroed buffer of at least `count` floats: a spare one at most half as large again, else a new one.
+    func takeBuffer(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let count = max(count, 1)
+        let fitting = spare.indices.filter { spare[$0].capacity >= count && spare[$0].capacity <= count + count / 2 }
+        if let best = fitting.min(by: { spare[$0].capacity < spare[$1].capacity }) {
+            let buffer = spare.remove(at: best)
+            buffer.pointer.update(repeating: 0, count: count)
+            return buffer
+        }
+        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        pointer.initialize(repeating: 0, count: count)
+        return (pointer, count)
+    }
+
+    /// A finished pass hands back its buffers; the spares it did not use are freed.
+    func recycle(_ buffers: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)]) {
+        for (pointer, _) in spare { pointer.deallocate() }
+        spare = buffers
     }
 
     /// Every tensor in block order: its Hugging Face name, shape and offset into `parameters` / `gradients`.
@@ -62,13 +87,13 @@ public final class T5TrainingModel {
 
 /// One batch's activations, kept from `forward` for `backward`.
 public final class T5TrainingPass {
-    unowned let model: T5TrainingModel
+    let model: T5TrainingModel
     let inputs: [[Int32]]
     let vocabIDs: [Int32]
     let pack: PackedSequences
     /// [inputs.count][vocabIDs.count].
     public private(set) var logits: [[Float]] = []
-    private var buffers: [UnsafeMutablePointer<Float>] = []
+    private var buffers: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
 
     struct EncoderLayerCache {
         var input, normed1, qkv, attended, middle, normed2, pre, activated: UnsafeMutablePointer<Float>
@@ -99,15 +124,19 @@ public final class T5TrainingPass {
     }
 
     deinit {
-        for buffer in buffers { buffer.deallocate() }
+        model.recycle(buffers)
     }
 
+    /// A zeroed buffer that lives as long as the pass (then serves the next one).
     private func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
-        buffers.append(pointer)
-        return pointer
+        let buffer = model.takeBuffer(count)
+        buffers.append(buffer)
+        return buffer.pointer
     }
+
+    /// Scratch that every layer's forward reuses (the encoder's rows are the most any layer has).
+    private lazy var sharedScratch = (activation: buffer(max(pack.rows, inputs.count) * ffnWidth),
+                                      branch: buffer(max(pack.rows, inputs.count) * c.dModel))
 
     private var c: T5Config { model.config }
     private var ffnWidth: Int { c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF }
@@ -236,8 +265,7 @@ public final class T5TrainingPass {
         guard dropout.isActive else {
             return matmul_forward(output, attended, w[weight], rows: rows, inDim: inDim, outDim: d, accumulate: true)
         }
-        let branch = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-        defer { branch.deallocate() }
+        let branch = sharedScratch.branch
         matmul_forward(branch, attended, w[weight], rows: rows, inDim: inDim, outDim: d, ldIn: nil)
         dropout.apply(branch, count: rows * d, site: site)
         for i in 0..<(rows * d) { output[i] += branch[i] }
@@ -252,8 +280,7 @@ public final class T5TrainingPass {
         rmsnorm_forward(normed, input, w[norm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         let residual = buffer(rows * d)
         matmul_forward(pre, normed, w[ffn.wi0], rows: rows, inDim: d, outDim: width)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * width)
-        defer { scratch.deallocate() }
+        let scratch = sharedScratch.activation
         scratch.update(from: pre, count: rows * width)
         switch c.feedForward {
         case .gatedGelu:
@@ -276,13 +303,11 @@ public final class T5TrainingPass {
         let grad = model.gradients.baseAddress!
         let rows = pack.rows, n = inputs.count, d = c.dModel, inner = c.innerDim
         let scale: Float = c.scaleDecoderOutputs ? Float(pow(Double(d), -0.5)) : 1
-        let scratch = Scratch()
-        defer { scratch.free() }
-        let scores = scratch.take(pack.maxLength * pack.maxLength)
-        let dProbabilities = scratch.take(pack.maxLength * pack.maxLength)
+        let scores = buffer(pack.maxLength * pack.maxLength)
+        let dProbabilities = buffer(pack.maxLength * pack.maxLength)
 
         // lm_head rows and the decoder's final norm.
-        let dDecoded = scratch.take(n * d)
+        let dDecoded = buffer(n * d)
         let head = w[w.layout.lmHead]
         for s in 0..<n {
             for (j, id) in vocabIDs.enumerated() where dLogits[s][j] != 0 {
@@ -295,22 +320,22 @@ public final class T5TrainingPass {
             }
         }
         dropout.apply(dDecoded, count: n * d, site: site(1, 255, .final))
-        let dY = scratch.take(n * d)
+        let dY = buffer(n * d)
         rmsnorm_backward(dInp: dY, dWeight: grad + w.layout.decoderFinalNorm, dOut: dDecoded, inp: decoderFinalInput,
                          weight: w[w.layout.decoderFinalNorm], rows: n, dim: d, eps: c.layerNormEpsilon)
 
-        let dEncoded = scratch.take(rows * d)
-        let dDecoderRelative = scratch.take(c.numHeads)
+        let dEncoded = buffer(rows * d)
+        let dDecoderRelative = buffer(c.numHeads)
         let decoderPositions = PositionBias(values: decoderBias, maxLength: decoderPrefix)
         let decoderSequences = (0..<n).map { ($0, decoderPrefix) }
-        let dNormed = scratch.take(max(rows, n) * d)
-        let dAttended = scratch.take(max(rows, n) * inner)
-        let dQKV = scratch.take(max(rows, n) * 3 * inner)
-        let dPre = scratch.take(max(rows, n) * ffnWidth)
-        let dActivated = scratch.take(max(rows, n) * c.dFF)
+        let dNormed = buffer(max(rows, n) * d)
+        let dAttended = buffer(max(rows, n) * inner)
+        let dQKV = buffer(max(rows, n) * 3 * inner)
+        let dPre = buffer(max(rows, n) * ffnWidth)
+        let dActivated = buffer(max(rows, n) * c.dFF)
         let work = AttentionWork(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, scores: scores,
-                                 dProbabilities: dProbabilities, dBranch: scratch.take(max(rows, n) * d),
-                                 dropped: scratch.take(pack.maxLength * pack.maxLength))
+                                 dProbabilities: dProbabilities, dBranch: buffer(max(rows, n) * d),
+                                 dropped: buffer(pack.maxLength * pack.maxLength))
         for (index, (layer, cache)) in zip(w.layout.decoderLayers, decoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
                                 normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
@@ -324,7 +349,7 @@ public final class T5TrainingPass {
                             inp: cache.attended2, weight: w[cross.o], rows: n, inDim: inner, outDim: d)
             let dQuery = dQKV
             dQuery.update(repeating: 0, count: n * inner)
-            let dCrossKV = scratch.take(rows * 2 * inner)
+            let dCrossKV = buffer(rows * 2 * inner)
             for (s, (offset, length)) in zip(pack.offsets, pack.lengths).enumerated() {
                 let keys = cache.crossKV + offset * 2 * inner, dKeys = dCrossKV + offset * 2 * inner
                 attention_backward(
@@ -359,11 +384,11 @@ public final class T5TrainingPass {
 
         // The encoder.
         dropout.apply(dEncoded, count: rows * d, site: site(0, 255, .final))
-        let dX = scratch.take(rows * d)
+        let dX = buffer(rows * d)
         rmsnorm_backward(dInp: dX, dWeight: grad + w.layout.encoderFinalNorm, dOut: dEncoded, inp: encoderFinalInput,
                          weight: w[w.layout.encoderFinalNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         let span = 2 * pack.maxLength - 1
-        let dEncoderRelative = scratch.take(c.numHeads * span)
+        let dEncoderRelative = buffer(c.numHeads * span)
         let encoderPositions = PositionBias(values: encoderBias, maxLength: pack.maxLength)
         for (index, (layer, cache)) in zip(w.layout.encoderLayers, encoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dX, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
@@ -454,22 +479,5 @@ public final class T5TrainingPass {
                         rows: rows, inDim: d, outDim: width)
         rmsnorm_backward(dInp: dResidual, dWeight: grad + norm, dOut: dNormed, inp: normInput, weight: w[norm],
                          rows: rows, dim: d, eps: c.layerNormEpsilon)
-    }
-}
-
-/// Zeroed scratch buffers freed together.
-private final class Scratch {
-    private var buffers: [UnsafeMutablePointer<Float>] = []
-
-    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
-        buffers.append(pointer)
-        return pointer
-    }
-
-    func free() {
-        for buffer in buffers { buffer.deallocate() }
-        buffers = []
     }
 }
