@@ -120,7 +120,7 @@ struct DistillCommand: ParsableCommand {
             switch event {
             case let .step(_, loss, _, _, pairs):
                 lastLoss = loss
-                progress.advance(work: pairs)
+                progress.advance(work: pairs, detail: String(format: "loss %.4f", loss))
             case let .evaluation(step, loss, tau):
                 evaluations.append(["step": Double(step), "loss": loss, "kendall_tau": tau])
                 log(String(format: "step %d: held-out RankNet loss %.4f, Kendall tau %.4f (train loss %.4f)", step, loss, tau, lastLoss))

@@ -16,6 +16,7 @@ final class Progress {
     private(set) var done = 0
     private var drawnDone = -1
     private var resumed = 0
+    private var detail: String?
     private(set) var work = 0
     private let workUnit: String?
 
@@ -29,7 +30,9 @@ final class Progress {
     }
 
     /// Counts `items` finished items that took `work` units (prompts) and redraws when due.
-    func advance(items: Int = 1, work: Int = 0) {
+    /// `detail` (e.g. the current loss) is shown after the rates until the next call replaces it.
+    func advance(items: Int = 1, work: Int = 0, detail: String? = nil) {
+        if let detail { self.detail = detail }
         done += items
         self.work += work
         let now = Date()
@@ -69,6 +72,7 @@ final class Progress {
         var text = (total > 0 ? "\(done)/\(total) \(unit)" : "\(done) \(unit)") + ", \(String(format: "%.2f", rate)) \(unit)/s"
         if let workUnit { text += ", \(String(format: "%.1f", Double(work) / seconds)) \(workUnit)/s" }
         if done > 0, done < total { text += ", ETA \(Self.duration(Double(total - done) / rate))" }
+        if let detail { text += ", \(detail)" }
         if interactive && total == 0 {
             write("\r\(label): \(text)\u{1B}[K")
         } else if interactive {
