@@ -40,16 +40,41 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
 }
 
 extension T5TrainingModel {
-    /// Writes a Hugging Face checkpoint directory: `config.json` and the tokenizer files copied from `source`
-    /// (so transformers 4.x and 5.x read the config exactly as they read the original), and the current
-    /// weights as an F32 `model.safetensors` under the checkpoint's tensor names.
+    /// Writes a Hugging Face checkpoint directory: `config.json` (the source's, naming float32 as the dtype)
+    /// and the tokenizer files copied from `source`, so transformers 4.x and 5.x read the model as they read
+    /// the original, and the current weights as an F32 `model.safetensors` under the checkpoint's tensor names.
+    /// The config text with "torch_dtype" and "dtype" set to "float32", everything else untouched (rewriting
+    /// the JSON would turn 1.0 into 1, which transformers 5 rejects for float fields).
+    static func namingFloat32(_ config: String) -> String {
+        var text = config
+        var found = false
+        for key in ["torch_dtype", "dtype"] {
+            let pattern = "\"\(key)\"\\s*:\\s*(\"[^\"]*\"|null)"
+            if let range = text.range(of: pattern, options: .regularExpression) {
+                text.replaceSubrange(range, with: "\"\(key)\": \"float32\"")
+                found = true
+            }
+        }
+        if !found, let brace = text.firstIndex(of: "{") {
+            text.insert(contentsOf: "\n  \"torch_dtype\": \"float32\",", at: text.index(after: brace))
+        }
+        return text
+    }
+
     public func save(to directory: URL, copyingFrom source: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tensors = layout.tensors.map { tensor in
             (tensor.name, tensor.shape, UnsafeBufferPointer(rebasing: parameters[tensor.offset..<(tensor.offset + tensor.count)]))
         }
         try writeSafeTensors(tensors, to: directory.appendingPathComponent("model.safetensors"))
-        for name in ["config.json", "generation_config.json", "spiece.model", "tokenizer.json", "tokenizer_config.json",
+        // config.json as the source has it, except the dtype it names: the weights are now F32, and
+        // transformers 5 casts to the config's dtype when loading by default (bfloat16 would round them).
+        let configURL = source.appendingPathComponent("config.json")
+        guard let text = try? String(contentsOf: configURL, encoding: .utf8) else {
+            throw CheckpointWriteError(path: configURL.path, reason: "cannot be read")
+        }
+        try writeAtomically(Data(Self.namingFloat32(text).utf8), to: directory.appendingPathComponent("config.json"))
+        for name in ["generation_config.json", "spiece.model", "tokenizer.json", "tokenizer_config.json",
                      "special_tokens_map.json"] {
             let from = source.appendingPathComponent(name), to = directory.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: from.path) else { continue }

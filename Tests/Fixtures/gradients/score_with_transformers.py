@@ -3,7 +3,7 @@
 
     python score_with_transformers.py MODEL_DIR < {"ids": [[...], ...], "vocab_ids": [...]}
 prints {"logits": [[...], ...]}: the logits of vocab_ids at the first decoder step of each prompt.
-Needs torch and transformers (requirements-transformers5.txt or requirements.txt).
+Needs torch and transformers (requirements-transformers5.txt or requirements.txt: both are tested).
 """
 import json
 import sys
@@ -14,7 +14,7 @@ from transformers import T5ForConditionalGeneration
 
 def main():
     request = json.load(sys.stdin)
-    model = T5ForConditionalGeneration.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
+    model = T5ForConditionalGeneration.from_pretrained(sys.argv[1]).float().eval()  # any transformers version
     out = []
     with torch.inference_mode():
         for ids in request["ids"]:
