@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 work="${1:-/tmp/rerank-e2e}"
 steps="${2:-150}"
-swift build -c release --product rerank-admin --product rerankd >/dev/null 2>&1 || swift build -c release >/dev/null
+for product in rerank-admin rerankd; do swift build -c release --product "$product" >/dev/null; done
 bin=.build/release
 rm -rf "$work" && mkdir -p "$work"
 python3 Scripts/e2e/make_corpus.py "$work/data" 3000 400
