@@ -266,7 +266,7 @@ public final class T5TrainingPass {
             return matmul_forward(output, attended, w[weight], rows: rows, inDim: inDim, outDim: d, accumulate: true)
         }
         let branch = sharedScratch.branch
-        matmul_forward(branch, attended, w[weight], rows: rows, inDim: inDim, outDim: d, ldIn: nil)
+        matmul_forward(branch, attended, w[weight], rows: rows, inDim: inDim, outDim: d)
         dropout.apply(branch, count: rows * d, site: site)
         for i in 0..<(rows * d) { output[i] += branch[i] }
     }
@@ -331,15 +331,14 @@ public final class T5TrainingPass {
         let dNormed = buffer(max(rows, n) * d)
         let dAttended = buffer(max(rows, n) * inner)
         let dQKV = buffer(max(rows, n) * 3 * inner)
-        let dPre = buffer(max(rows, n) * ffnWidth)
-        let dActivated = buffer(max(rows, n) * c.dFF)
-        let work = AttentionWork(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, scores: scores,
-                                 dProbabilities: dProbabilities, dBranch: buffer(max(rows, n) * d),
-                                 dropped: buffer(pack.maxLength * pack.maxLength))
+        let work = BackwardScratch(dNormed: dNormed, dAttended: dAttended, dQKV: dQKV, dPre: buffer(max(rows, n) * ffnWidth),
+                                   dActivated: buffer(max(rows, n) * c.dFF), dBranch: buffer(max(rows, n) * d),
+                                   scores: scores, dProbabilities: dProbabilities,
+                                   dropped: buffer(pack.maxLength * pack.maxLength))
         for (index, (layer, cache)) in zip(w.layout.decoderLayers, decoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dY, pre: cache.pre, activated: cache.activated, normed: cache.normed3,
                                 normInput: cache.middle2, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: n,
-                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, work: work,
+                                work: work,
                                 sites: (site(1, index, .hidden), site(1, index, .feedForward)))
 
             let cross = layer.crossAttention
@@ -393,7 +392,7 @@ public final class T5TrainingPass {
         for (index, (layer, cache)) in zip(w.layout.encoderLayers, encoderLayers).enumerated().reversed() {
             feedForwardBackward(dResidual: dX, pre: cache.pre, activated: cache.activated, normed: cache.normed2,
                                 normInput: cache.middle, norm: layer.feedForwardNorm, ffn: layer.feedForward, rows: rows,
-                                dNormed: dNormed, dPre: dPre, dActivated: dActivated, work: work,
+                                work: work,
                                 sites: (site(0, index, .hidden), site(0, index, .feedForward)))
             selfAttentionBackward(dResidual: dX, input: cache.input, normed: cache.normed1, qkv: cache.qkv,
                                   attended: cache.attended, attention: layer.selfAttention, norm: layer.selfAttentionNorm,
@@ -411,14 +410,14 @@ public final class T5TrainingPass {
             maxDistance: c.relativeAttentionMaxDistance)
     }
 
-    /// Scratch the attention backward shares between layers.
-    struct AttentionWork {
-        let dNormed, dAttended, dQKV, scores, dProbabilities, dBranch, dropped: UnsafeMutablePointer<Float>
+    /// Scratch every layer's backward reuses.
+    struct BackwardScratch {
+        let dNormed, dAttended, dQKV, dPre, dActivated, dBranch, scores, dProbabilities, dropped: UnsafeMutablePointer<Float>
     }
 
     /// d(branch) of `output = input + dropout(branch)`: dResidual itself without dropout, else a masked copy.
     private func branchGradient(_ dResidual: UnsafeMutablePointer<Float>, rows: Int, site: UInt64,
-                                work: AttentionWork) -> UnsafeMutablePointer<Float> {
+                                work: BackwardScratch) -> UnsafeMutablePointer<Float> {
         guard dropout.isActive else { return dResidual }
         work.dBranch.update(from: dResidual, count: rows * c.dModel)
         dropout.apply(work.dBranch, count: rows * c.dModel, site: site)
@@ -430,7 +429,7 @@ public final class T5TrainingPass {
                                        normed: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
                                        attended: UnsafePointer<Float>, attention: AttentionOffsets, norm: Int,
                                        sequences: [(Int, Int)], positions: PositionBias,
-                                       dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: AttentionWork,
+                                       dRelative: UnsafeMutablePointer<Float>, causal: Bool, work: BackwardScratch,
                                        site: UInt64, probabilitySite: UInt64) {
         let w = model.weights, grad = model.gradients.baseAddress!, d = c.dModel, inner = c.innerDim
         let rows = sequences.map { $0.0 + $0.1 }.max() ?? 0
@@ -460,11 +459,11 @@ public final class T5TrainingPass {
     private func feedForwardBackward(dResidual: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>,
                                      activated: UnsafePointer<Float>, normed: UnsafePointer<Float>,
                                      normInput: UnsafePointer<Float>, norm: Int, ffn: FeedForwardOffsets, rows: Int,
-                                     dNormed: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>,
-                                     dActivated: UnsafeMutablePointer<Float>, work: AttentionWork,
+                                     work: BackwardScratch,
                                      sites: (hidden: UInt64, output: UInt64)) {
         let w = model.weights, grad = model.gradients.baseAddress!
         let d = c.dModel, width = ffnWidth
+        let (dNormed, dPre, dActivated) = (work.dNormed, work.dPre, work.dActivated)
         dActivated.update(repeating: 0, count: rows * c.dFF)
         matmul_backward(dInp: dActivated, dWeight: grad + ffn.wo,
                         dOut: branchGradient(dResidual, rows: rows, site: sites.output, work: work), inp: activated,

@@ -63,9 +63,7 @@ public struct CompletionsJudge: Sendable {
             }
         }
         return try results.withLock { all in
-            if let failure = all.lazy.compactMap({ $0 }).first(where: { if case .failure = $0 { true } else { false } }) {
-                _ = try failure.get()
-            }
+            for case let .failure(error)? in all { throw error }
             guard all.allSatisfy({ $0 != nil }) else { throw TeacherError.interrupted(done: 0, total: 0) }
             return try all.map { try $0!.get() }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Ranking
 import Retrieval
 
 /// Where the teacher's queries come from: a JSON-lines file, read twice (ids first, then the texts) so it is
@@ -27,7 +28,7 @@ public enum TeacherInput {
                 guard text.contains(where: { !$0.isWhitespace }) else { return }
                 let line: Line
                 do { line = try decoder.decode(Line.self, from: Data(text.utf8)) } catch {
-                    throw DataFileError(path: path, line: number, reason: Self.describe(error))
+                    throw DataFileError(path: path, line: number, reason: readableDescription(of: error))
                 }
                 let docids = line.docids ?? line.documents.indices.map(String.init)
                 guard docids.count == line.documents.count else {
@@ -44,17 +45,6 @@ public enum TeacherInput {
                 index += 1
                 try body(CandidateList(qid: qid, query: line.query, docids: docids, documents: line.documents))
             }
-        }
-    }
-
-    private static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return "field \"\(path)\": \(context.debugDescription)"
-        case DecodingError.dataCorrupted: return "not valid JSON"
-        default: return "\(error)"
         }
     }
 }

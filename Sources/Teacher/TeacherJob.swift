@@ -64,15 +64,7 @@ public final class TeacherOutput {
         self.path = path
         var done = Set<String>()
         var keep = 0
-        if FileManager.default.fileExists(atPath: path) {
-            guard let previous = try TeacherJob.read(for: path) else {
-                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-                if size > 0 { throw TeacherError.noJobFile(path: path) }
-                try job.write(for: path)
-                self.done = []
-                self.descriptor = try Self.open(path, keeping: 0)
-                return
-            }
+        if FileManager.default.fileExists(atPath: path), let previous = try TeacherJob.read(for: path) {
             if let difference = job.difference(from: previous) {
                 throw TeacherError.otherJob(path: path, field: difference.field, was: difference.was, now: difference.now)
             }
@@ -80,6 +72,9 @@ public final class TeacherOutput {
             done = Set(existing.records.map(\.qid))
             keep = existing.completeBytes
         } else {
+            // A new output, or one without its job file, which is safe to take over only when empty.
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            if size > 0 { throw TeacherError.noJobFile(path: path) }
             try job.write(for: path)
         }
         self.done = done

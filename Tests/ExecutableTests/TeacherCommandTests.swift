@@ -199,7 +199,7 @@ final class TeacherCommandTests: XCTestCase {
             .write(to: URL(fileURLWithPath: file))
         let result = try teacher(path("out.jsonl"), input: file)
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.stderr.contains("bad.jsonl, line 2: missing field \"documents\""), result.stderr)
+        XCTAssertTrue(result.stderr.contains("bad.jsonl, line 2: missing key \"documents\""), result.stderr)
         let shard = try teacher(path("out2.jsonl"), ["--shard", "3/3"])
         XCTAssertTrue(shard.stderr.contains("--shard must be i/n"), shard.stderr)
     }
