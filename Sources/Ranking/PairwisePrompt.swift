@@ -66,40 +66,18 @@ public struct PairwisePrompt: Sendable {
             throw PromptEncodingError.queryTooLong(tokens: empty.count, limit: maxInputTokens)
         }
         let free = maxInputTokens - empty.count
-        let lengths = (a: tokenCount(a, over: free), b: tokenCount(b, over: free))
+        let lengths = (a: tokenizer.tokenCount(a, over: free), b: tokenizer.tokenCount(b, over: free))
         // A passage's tokens in context can differ from its tokens alone by a piece at the seams, so the
         // budget shrinks until the whole prompt fits.
         var budget = free
         while budget > 0 {
             let half = budget / 2
             let capA = lengths.a <= half ? lengths.a : lengths.b <= half ? budget - lengths.b : half
-            let ids = tokenizer.encode(Self.render(query: query, a: prefix(of: a, tokens: capA),
-                                                   b: prefix(of: b, tokens: budget - capA)))
+            let ids = tokenizer.encode(Self.render(query: query, a: tokenizer.prefix(of: a, tokens: capA) ?? a,
+                                                   b: tokenizer.prefix(of: b, tokens: budget - capA) ?? b))
             if ids.count <= maxInputTokens { return ids }
             budget -= ids.count - maxInputTokens
         }
         return empty
-    }
-
-    /// The token count of `text` alone, or some count over `limit` when it has more.
-    private func tokenCount(_ text: String, over limit: Int) -> Int {
-        overflowing(text, limit: limit)?.tokens ?? tokenizer.encode(text, appendEOS: false).count
-    }
-
-    /// A prefix of `text` with more than `limit` tokens, short enough that tokenizing it is cheap.
-    private func overflowing(_ text: String, limit: Int) -> (prefix: String, tokens: Int)? {
-        PromptEncoder.overflowingPrefix(
-            of: text, from: 4 * limit, tokens: { tokenizer.encode($0, appendEOS: false).count }, limit: limit)
-    }
-
-    /// The longest prefix of `text` whose own tokens number at most `limit`.
-    func prefix(of text: String, tokens limit: Int) -> String {
-        let source = overflowing(text, limit: limit)?.prefix ?? text
-        guard tokenizer.encode(source, appendEOS: false).count > limit else { return text }
-        let characters = Array(source)
-        let kept = PromptEncoder.largest(in: 0..<characters.count) {
-            tokenizer.encode(String(characters[..<$0]), appendEOS: false).count <= limit
-        } ?? 0
-        return String(characters[..<kept])
     }
 }

@@ -71,15 +71,8 @@ public struct PromptEncoder: Sendable {
             }
             cutBy.append(.passageWords)
         }
-        if let cap = maxPassageTokens,
-           let overflowing = Self.overflowingPrefix(of: passage, from: 4 * cap, tokens: {
-               tokenizer.encode($0, appendEOS: false).count
-           }, limit: cap) {
-            let characters = Array(overflowing.prefix)
-            let kept = Self.largest(in: 0..<characters.count) {
-                tokenizer.encode(String(characters[..<$0]), appendEOS: false).count <= cap
-            } ?? 0
-            passage = String(characters[..<kept])
+        if let cap = maxPassageTokens, let cut = tokenizer.prefix(of: passage, tokens: cap) {
+            passage = cut
             cutBy.append(.tokensPerDocument)
         }
         if let overflowing = Self.overflowingPrefix(of: passage, from: 4 * maxInputTokens, tokens: {
@@ -170,5 +163,30 @@ public struct PromptEncoder: Sendable {
             if fits(mid) { found = mid; low = mid + 1 } else { high = mid }
         }
         return found
+    }
+}
+
+extension SentencePieceTokenizer {
+    /// The token count of `text` alone, or some count over `limit` when it has more (tokenizing only as
+    /// much of a long text as that takes).
+    func tokenCount(_ text: String, over limit: Int) -> Int {
+        overflowingPrefix(of: text, limit: limit)?.tokens ?? encode(text, appendEOS: false).count
+    }
+
+    /// `text` cut to its longest prefix of at most `limit` tokens of its own; nil when it already fits.
+    func prefix(of text: String, tokens limit: Int) -> String? {
+        let source = overflowingPrefix(of: text, limit: limit)?.prefix ?? text
+        guard encode(source, appendEOS: false).count > limit else { return nil }
+        let characters = Array(source)
+        let kept = PromptEncoder.largest(in: 0..<characters.count) {
+            encode(String(characters[..<$0]), appendEOS: false).count <= limit
+        } ?? 0
+        return String(characters[..<kept])
+    }
+
+    /// A prefix of `text` (shorter than it) with more than `limit` tokens, short enough to tokenize cheaply.
+    private func overflowingPrefix(of text: String, limit: Int) -> (prefix: String, tokens: Int)? {
+        PromptEncoder.overflowingPrefix(of: text, from: 4 * limit, tokens: { encode($0, appendEOS: false).count },
+                                        limit: limit)
     }
 }

@@ -88,6 +88,17 @@ final class PromptEncoderTests: XCTestCase {
         XCTAssertNoThrow(try instruct.encode(query: "q", passage: short, truncate: false))
     }
 
+    /// max_tokens_per_doc binds a passage shorter than the first prefix probed (4 characters a token) too.
+    func testAShortPassageOverItsTokenCapIsCut() throws {
+        let instruct = try encoder(limit: 512, template: .instructDistill)
+        let passage = "word1 word2 word3 word4 word5 word6"
+        let whole = try instruct.encode(query: "q", passage: passage)
+        let capped = try instruct.encode(query: "q", passage: passage, maxPassageTokens: 5)
+        XCTAssertEqual(capped.cutBy, [.tokensPerDocument])
+        XCTAssertLessThan(capped.ids.count, whole.ids.count)
+        XCTAssertEqual(try instruct.encode(query: "q", passage: passage, maxPassageTokens: 500).cutBy, [])
+    }
+
     func testNoTruncationAndOverlongQueryAreErrors() throws {
         let passage = String(repeating: "many words here ", count: 100)
         XCTAssertThrowsError(try encoder(limit: 64).encode(query: "q", passage: passage, truncate: false)) {
