@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end proof that learning happens, on this machine, with no pretrained weights: a synthetic corpus,
-# the tiny random T5 teacher fixture (Tests/Fixtures/teacher/model), the demo checkpoint as the student
-# (Models/demo), a running rerankd following a model store, and `rerank-admin pipeline` between them:
+# the tiny random T5 teacher fixture (Tests/Fixtures/teacher/model), the random test checkpoint as the
+# student (Tests/Fixtures/ranking/random_v4), a running rerankd following a model store, and
+# `rerank-admin pipeline` between them:
 # candidates (BM25) -> teacher (PRP, all pairs) -> distill (RankNet) -> gate -> publish. It prints the
 # held-out curve (RankNet loss, Kendall tau against the teacher) and checks the server then serves the
 # new student. Usage: Scripts/e2e/retrain.sh [WORK_DIR] [STEPS]
@@ -14,7 +15,7 @@ bin=.build/release
 rm -rf "$work" && mkdir -p "$work"
 python3 Scripts/e2e/make_corpus.py "$work/data" 3000 400
 
-"$bin/rerank-admin" publish Models/demo --store "$work/store" >/dev/null
+"$bin/rerank-admin" publish Tests/Fixtures/ranking/random_v4 --store "$work/store" >/dev/null
 "$bin/rerankd" --host 127.0.0.1 --port 0 --model-store "$work/store" --model-store-poll 1 >"$work/rerankd.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -39,8 +39,8 @@ struct Rerankd: ParsableCommand {
     @Option(help: "Address to listen on.") var host = "0.0.0.0"
     @Option(help: "TCP port (0 picks a free one).") var port = 8080
     @Option(help: ArgumentHelp(
-        "Checkpoint directory (Hugging Face layout). Default: the embedded demo model (random weights, "
-            + "for trying the API only).", valueName: "dir"))
+        "Checkpoint directory (Hugging Face layout). Default: the embedded demo model (a toy reranker of "
+            + "36 everyday topics, for trying the API only).", valueName: "dir"))
     var model: String?
     @Option(help: ArgumentHelp(
         "Model store (see `rerank-admin publish`): serve STORE/current and hot-swap whenever it is flipped. "

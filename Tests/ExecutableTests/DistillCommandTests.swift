@@ -26,10 +26,10 @@ final class DistillCommandTests: XCTestCase {
         try Admin.run(arguments, input: input)
     }
 
-    var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").path }
+    var randomModel: String { ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v4").path }
 
     func distill(_ output: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
-        try run(["distill", "--model", demo, "--input", TeacherExample.input.path, "--teacher", path("teacher.jsonl"),
+        try run(["distill", "--model", randomModel, "--input", TeacherExample.input.path, "--teacher", path("teacher.jsonl"),
                  "--output", output, "--holdout", "0", "--lr", "1e-3", "--batch-queries", "2"] + extra)
     }
 
@@ -50,7 +50,7 @@ final class DistillCommandTests: XCTestCase {
         let result = try distill(unbroken, ["--steps", "8"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("3 training queries"), result.stderr)
-        XCTAssertNotEqual(try scores(unbroken), try scores(demo))
+        XCTAssertNotEqual(try scores(unbroken), try scores(randomModel))
 
         // Checkpoints every 3 steps and at the end do not change the result; a rerun after the output is
         // lost rebuilds it from the last checkpoint.
@@ -72,7 +72,7 @@ final class DistillCommandTests: XCTestCase {
         let stopped = path("stopped")
         let process = Process()
         process.executableURL = Admin.binary
-        process.arguments = ["distill", "--model", demo, "--input", TeacherExample.input.path, "--teacher", path("teacher.jsonl"),
+        process.arguments = ["distill", "--model", randomModel, "--input", TeacherExample.input.path, "--teacher", path("teacher.jsonl"),
                              "--output", stopped, "--holdout", "0", "--lr", "1e-3", "--batch-queries", "2", "--steps", "60"]
         let stderr = Pipe()
         process.standardError = stderr

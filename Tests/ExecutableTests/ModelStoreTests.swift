@@ -20,24 +20,24 @@ final class ModelStoreTests: XCTestCase {
         return (result.status, result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), result.stderr)
     }
 
-    var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").resolvingSymlinksInPath().path }
-    var other: String { ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/demo_v5_fresh").path }
+    var randomModel: String { ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v4").resolvingSymlinksInPath().path }
+    var other: String { ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v5_fresh").path }
     func current() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: store.appendingPathComponent("current").path) }
 
     func testPublishIsContentAddressedValidatedAndRollsBack() throws {
-        let first = try admin(["publish", demo, "--store", store.path])
+        let first = try admin(["publish", randomModel, "--store", store.path])
         XCTAssertEqual(first.status, 0, first.stderr)
         XCTAssertEqual(first.stdout.count, 16)
         XCTAssertEqual(try current(), "versions/\(first.stdout)")
         // The same files give the same version; another model another one.
-        XCTAssertEqual(try admin(["publish", demo, "--store", store.path]).stdout, first.stdout)
+        XCTAssertEqual(try admin(["publish", randomModel, "--store", store.path]).stdout, first.stdout)
         let second = try admin(["publish", other, "--store", store.path])
         XCTAssertNotEqual(second.stdout, first.stdout)
         XCTAssertEqual(try current(), "versions/\(second.stdout)")
 
         // A checkpoint that does not load is refused and never becomes current.
         let broken = store.deletingLastPathComponent().appendingPathComponent("broken-\(UUID().uuidString)")
-        try FileManager.default.copyItem(atPath: demo, toPath: broken.path)
+        try FileManager.default.copyItem(atPath: randomModel, toPath: broken.path)
         defer { try? FileManager.default.removeItem(at: broken) }
         let weights = broken.appendingPathComponent("model.safetensors")
         try Data(contentsOf: weights).dropLast(4096).write(to: weights)
@@ -58,7 +58,7 @@ final class ModelStoreTests: XCTestCase {
 
     func testKeepsTheLastVersionsOnly() throws {
         var versions: [String] = []
-        for source in [demo, other, ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/demo_v5_resaved").path] {
+        for source in [randomModel, other, ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v5_resaved").path] {
             versions.append(try admin(["publish", source, "--store", store.path, "--keep", "2"]).stdout)
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.appendingPathComponent("versions").path).sorted(),
@@ -68,7 +68,7 @@ final class ModelStoreTests: XCTestCase {
     /// The server follows the store: a publish is served without a restart, a version broken in the store
     /// is not served (and is named in /info), a rollback is followed again.
     func testRerankdFollowsTheStore() throws {
-        XCTAssertEqual(try admin(["publish", demo, "--store", store.path]).status, 0)
+        XCTAssertEqual(try admin(["publish", randomModel, "--store", store.path]).status, 0)
         let server = try RerankdProcessTests.Server(arguments: ["--model-store", store.path, "--model-store-poll", "0.2"])
         XCTAssertGreaterThan(server.port, 0, server.output)
         let request = ["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
@@ -114,10 +114,10 @@ final class ModelStoreTests: XCTestCase {
 
     /// `publish --notify` reloads a server that does not watch the store; a wrong token fails the publish loudly.
     func testPublishNotifiesAServerOutsideTheStore() throws {
-        let server = try RerankdProcessTests.Server(arguments: ["--model", demo, "--admin-token", "secret"])
+        let server = try RerankdProcessTests.Server(arguments: ["--model", randomModel, "--admin-token", "secret"])
         XCTAssertGreaterThan(server.port, 0, server.output)
         let url = "http://127.0.0.1:\(server.port)"
-        XCTAssertEqual(try admin(["publish", demo, "--store", store.path]).status, 0)
+        XCTAssertEqual(try admin(["publish", randomModel, "--store", store.path]).status, 0)
         let published = try admin(["publish", other, "--store", store.path, "--notify", url, "--admin-token", "secret"])
         XCTAssertEqual(published.status, 0, published.stderr)
         let info = try JSONSerialization.jsonObject(with: Data(try RerankdProcessTests.curl([url + "/info"]).utf8)) as! [String: Any]

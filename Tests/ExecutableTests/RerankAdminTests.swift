@@ -161,7 +161,7 @@ final class RerankAdminTests: XCTestCase {
 
     /// A small model's vocabulary bounds the benchmark's random ids.
     func testBenchRunsOnASmallCheckpoint() throws {
-        let result = try run(["bench", "--model", "Models/demo", "--batch", "2", "--tokens", "16", "--iterations", "1"],
+        let result = try run(["bench", "--model", "Tests/Fixtures/ranking/random_v4", "--batch", "2", "--tokens", "16", "--iterations", "1"],
                              input: "")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("swift docs/s"), result.stdout)
@@ -183,7 +183,7 @@ final class RerankAdminTests: XCTestCase {
     }
 
     func testBadInputNamesTheLine() throws {
-        let result = try run(["score", "--model", "Models/demo", "--input", "-"],
+        let result = try run(["score", "--model", "Tests/Fixtures/ranking/random_v4", "--input", "-"],
                              input: "{\"query\": \"q\", \"documents\": [\"a\"]}\n\n{\"query\": 1}\n")
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stdout.split(separator: "\n").count, 1, "the good first line is still answered")

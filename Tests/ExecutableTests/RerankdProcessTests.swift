@@ -102,10 +102,10 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("/nonexistent/checkpoint"), missing.output)
     }
 
-    /// A copy of the demo checkpoint's files in a temporary directory.
-    func demoCopy() throws -> URL {
+    /// A copy of the random test checkpoint's files in a temporary directory.
+    func randomModelCopy() throws -> URL {
         let source = Self.binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Models/demo").resolvingSymlinksInPath()
+            .appendingPathComponent("Tests/Fixtures/ranking/random_v4").resolvingSymlinksInPath()
         let target = FileManager.default.temporaryDirectory.appendingPathComponent("sighup-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {
@@ -125,7 +125,7 @@ final class RerankdProcessTests: XCTestCase {
     /// SIGHUP reloads --model in place; a checkpoint broken since start is refused, logged with the file and
     /// field, and the running model keeps answering with the same scores.
     func testSIGHUPWithABrokenCheckpointKeepsServing() throws {
-        let directory = try demoCopy()
+        let directory = try randomModelCopy()
         let server = try Server(arguments: ["--model", directory.path])
         XCTAssertGreaterThan(server.port, 0, server.output)
         let request = ["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
@@ -162,7 +162,7 @@ final class RerankdProcessTests: XCTestCase {
 
     /// The same broken checkpoint given at start ends the process with a message, never a crash.
     func testABrokenCheckpointAtStartExitsWithAMessage() throws {
-        let directory = try demoCopy()
+        let directory = try randomModelCopy()
         try setConfig(directory, "vocab_size", 512)  // smaller than the 1000-piece tokenizer and the weights
         let server = try Server(arguments: ["--model", directory.path])
         server.process.waitUntilExit()
@@ -176,5 +176,21 @@ final class RerankdProcessTests: XCTestCase {
         help.process.waitUntilExit()
         XCTAssertTrue(help.output.contains("RERANK_"), help.output)
         XCTAssertTrue(help.output.contains("--max-batch-delay"), help.output)
+    }
+
+    /// The embedded demo model (Scripts/demo/make_demo_model.sh) answers the README's first request sensibly,
+    /// and tells apart topics it has seen with sentences that are not in its corpus.
+    func testEmbeddedDemoModelRanksTheReadmeExampleSensibly() throws {
+        let server = try Server(arguments: [])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        let cases = [("how do rainbows form", "Sunlight refracts in droplets.", "Stocks rose."),
+                     ("what moves share prices", "Stocks rose.", "Sunlight refracts in droplets.")]
+        for (query, relevant, other) in cases {
+            let body = try JSONSerialization.data(withJSONObject: ["query": query, "texts": [other, relevant]])
+            let reply = try curl(["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
+                                  "-d", String(decoding: body, as: UTF8.self)])
+            let ranked = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [[String: Any]], reply)
+            XCTAssertEqual(ranked.map { $0["index"] as? Int }, [1, 0], "\(query): \(reply)")
+        }
     }
 }

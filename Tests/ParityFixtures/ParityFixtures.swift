@@ -17,7 +17,7 @@ public struct ParityCheckpoint: Sendable {
     public let examples: [ScoredExample]
 }
 
-/// The scoring fixtures of Scripts/fixtures/make_demo_model.py (transformers 4.46) and
+/// The scoring fixtures of Scripts/fixtures/make_random_model.py (transformers 4.46) and
 /// make_transformers5_fixtures.py (transformers 5.23), shared by the test targets.
 public enum ParityFixtures {
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -25,12 +25,12 @@ public enum ParityFixtures {
 
     /// (name, checkpoint, expected scores), relative to the repository root.
     static let catalogue = [
-        ("demo, written by transformers 4.46 (separate lm_head)", "Models/demo",
-         "Tests/Fixtures/ranking/expected_scores.jsonl"),
-        ("demo re-saved by transformers 5.23 (lm_head stored, tie flag true, not scaled)",
-         "Tests/Fixtures/ranking/demo_v5_resaved", "Tests/Fixtures/ranking/demo_v5_resaved/expected_scores.jsonl"),
+        ("random, written by transformers 4.46 (separate lm_head)", "Tests/Fixtures/ranking/random_v4",
+         "Tests/Fixtures/ranking/random_v4/expected_scores.jsonl"),
+        ("random re-saved by transformers 5.23 (lm_head stored, tie flag true, not scaled)",
+         "Tests/Fixtures/ranking/random_v5_resaved", "Tests/Fixtures/ranking/random_v5_resaved/expected_scores.jsonl"),
         ("fresh transformers 5.23 model, tie_word_embeddings=False (shared table only, not scaled)",
-         "Tests/Fixtures/ranking/demo_v5_fresh", "Tests/Fixtures/ranking/demo_v5_fresh/expected_scores.jsonl"),
+         "Tests/Fixtures/ranking/random_v5_fresh", "Tests/Fixtures/ranking/random_v5_fresh/expected_scores.jsonl"),
     ]
 
     public static func checkpoints() throws -> [ParityCheckpoint] {

@@ -6,7 +6,7 @@ import XCTest
 @testable import Ranking
 
 /// Scores of checkpoints written by transformers 4.x and 5.x against the scores transformers computed
-/// (Tests/Fixtures/ranking, made by Scripts/fixtures/make_demo_model.py and make_transformers5_fixtures.py).
+/// (Tests/Fixtures/ranking, made by Scripts/fixtures/make_random_model.py and make_transformers5_fixtures.py).
 final class PointwiseScorerTests: XCTestCase {
     /// As the executables do at start: one sequence per worker, single-threaded BLAS (the invariance
     /// bounds hold for that setting).
@@ -15,9 +15,9 @@ final class PointwiseScorerTests: XCTestCase {
         CPUBudget.configureBLAS(threads: 1)
     }
 
-    static let demo = ParityFixtures.root.appendingPathComponent("Models/demo", isDirectory: true)
-    static let model = Result { try T5Model(directory: demo) }
-    static let tokenizer = Result { try SentencePieceTokenizer(directory: demo) }
+    static let randomModel = ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v4", isDirectory: true)
+    static let model = Result { try T5Model(directory: randomModel) }
+    static let tokenizer = Result { try SentencePieceTokenizer(directory: randomModel) }
 
     func testScoresMatchTransformersForEveryPresetAndCheckpoint() throws {
         let checkpoints = try ParityFixtures.checkpoints()
@@ -72,7 +72,7 @@ final class PointwiseScorerTests: XCTestCase {
             XCTAssertEqual(try scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5)
         }
         XCTAssertEqual(try scorer.rawScores(prompts.reversed()).reversed(), together)
-        XCTAssertGreaterThan(Set(together).count, 3, "the demo model should tell these documents apart")
+        XCTAssertGreaterThan(Set(together).count, 3, "the random test model should tell these documents apart")
     }
 
     func testMissingScorePieceIsAClearError() throws {

@@ -6,7 +6,7 @@ import XCTest
 /// Truncation keeps the query and the template's tail and cuts only the document, as little as possible.
 final class PromptEncoderTests: XCTestCase {
     static let tokenizer = Result {
-        try SentencePieceTokenizer(directory: PointwiseScorerTests.demo)
+        try SentencePieceTokenizer(directory: PointwiseScorerTests.randomModel)
     }
 
     func encoder(limit: Int, template: PromptTemplate = .monoT5) throws -> PromptEncoder {

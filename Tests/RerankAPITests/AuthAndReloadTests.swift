@@ -25,7 +25,7 @@ final class AuthAndReloadTests: XCTestCase {
         let reloaded = try server.request("POST", "/admin/reload", headers: ["Authorization": "Bearer admin-token"])
         XCTAssertEqual(reloaded.status, 200, reloaded.text)
         let model = try XCTUnwrap((reloaded.json as? [String: Any])?["model"] as? [String: Any])
-        XCTAssertEqual(model["weights_sha256"] as? String, try sha256sum(LiveServer.demo + "/model.safetensors"))
+        XCTAssertEqual(model["weights_sha256"] as? String, try sha256sum(LiveServer.randomModel + "/model.safetensors"))
     }
 
     func testBadCheckpointIsRejectedAndTheOldModelKeepsServing() throws {

@@ -1,13 +1,13 @@
 import Foundation
 import XCTest
 
-/// Copies of the demo checkpoint with one thing broken, for the hostile-checkpoint tests.
+/// Copies of the random test checkpoint with one thing broken, for the hostile-checkpoint tests.
 struct CheckpointSurgery {
     let directory: URL
 
-    /// A fresh copy of Models/demo (its files, not the symlink) in a temporary directory.
-    static func demoCopy() throws -> CheckpointSurgery {
-        let source = URL(fileURLWithPath: LiveServer.demo).resolvingSymlinksInPath()
+    /// A fresh copy of Tests/Fixtures/ranking/random_v4 (its files, not the symlink) in a temporary directory.
+    static func randomModelCopy() throws -> CheckpointSurgery {
+        let source = URL(fileURLWithPath: LiveServer.randomModel).resolvingSymlinksInPath()
         let target = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) {

@@ -90,7 +90,7 @@ final class HostileCheckpointTests: XCTestCase {
         let before = try server.service.model
         let scores = try server.post("/rerank", json: probe).text
         for hostile in cases {
-            let surgery = try CheckpointSurgery.demoCopy()
+            let surgery = try CheckpointSurgery.randomModelCopy()
             defer { surgery.remove() }
             try hostile.make(surgery)
             let (status, error) = try reload(#"{"model": "\#(surgery.directory.path)"}"#)
@@ -109,7 +109,7 @@ final class HostileCheckpointTests: XCTestCase {
         let empty = try reload(#"{"model": ""}"#)
         XCTAssertEqual(empty.status, 422)
         XCTAssertTrue(empty.error.contains("not an empty string"), empty.error)
-        let relative = try reload(#"{"model": "Models/demo"}"#)
+        let relative = try reload(#"{"model": "Tests/Fixtures/ranking/random_v4"}"#)
         XCTAssertEqual(relative.status, 422)
         XCTAssertTrue(relative.error.contains("must be an absolute path"), relative.error)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-dir-\(UUID())")

@@ -10,17 +10,17 @@ import RerankAPI
 import RerankService
 import XCTest
 
-/// rerankd's stack (HTTP server, router, service, demo model) on an ephemeral loopback port.
+/// rerankd's stack (HTTP server, router, service, random test model) on an ephemeral loopback port.
 final class LiveServer: Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let demo = root.appendingPathComponent("Models/demo").path
+    static let randomModel = root.appendingPathComponent("Tests/Fixtures/ranking/random_v4").path
 
     let service: RerankService
     let server: HTTPServer
     var port: Int { server.boundPort }
 
-    init(model directory: String = demo, template: PromptTemplate = .instructDistill, apiKey: String? = nil,
+    init(model directory: String = randomModel, template: PromptTemplate = .instructDistill, apiKey: String? = nil,
          adminToken: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
         var configuration = ServiceConfiguration()
         configure(&configuration)

@@ -8,8 +8,8 @@ final class RerankRoutesTests: XCTestCase {
     static let server = Result { try LiveServer() }
     var server: LiveServer { get throws { try Self.server.get() } }
 
-    /// The demo model's instructdistill scores as transformers computed them: the independent side of each
-    /// comparison (Tests/Fixtures/ranking/expected_scores.jsonl).
+    /// The random test model's instructdistill scores as transformers computed them: the independent side of each
+    /// comparison (Tests/Fixtures/ranking/random_v4/expected_scores.jsonl).
     static let example = Result {
         try ParityFixtures.checkpoints()[0].examples.first { $0.template == "instructdistill" && $0.scores.count == 3 }!
     }

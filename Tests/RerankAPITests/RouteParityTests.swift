@@ -57,9 +57,9 @@ final class RouteParityTests: XCTestCase {
     /// /info says which transformers rule formed the logits, so a user can see why scores match.
     func testInfoReportsTheOutputRule() throws {
         let expectations = [
-            ("Models/demo", "lm_head.weight", false, "tie_word_embeddings (transformers 4)"),
-            ("Tests/Fixtures/ranking/demo_v5_resaved", "lm_head.weight", false, "scale_decoder_outputs (transformers 5)"),
-            ("Tests/Fixtures/ranking/demo_v5_fresh", "shared.weight", false, "scale_decoder_outputs (transformers 5)"),
+            ("Tests/Fixtures/ranking/random_v4", "lm_head.weight", false, "tie_word_embeddings (transformers 4)"),
+            ("Tests/Fixtures/ranking/random_v5_resaved", "lm_head.weight", false, "scale_decoder_outputs (transformers 5)"),
+            ("Tests/Fixtures/ranking/random_v5_fresh", "shared.weight", false, "scale_decoder_outputs (transformers 5)"),
         ]
         for (directory, projection, scaled, key) in expectations {
             let server = try LiveServer(model: ParityFixtures.root.appendingPathComponent(directory).path)

@@ -11,10 +11,10 @@ import XCTest
 /// those requests with a backend error; the service keeps running and serves the others.
 final class BrokenModelTests: XCTestCase {
     func testNonFiniteScoresFailTheRequestNotTheProcess() throws {
-        let demo = URL(fileURLWithPath: RerankServiceTests.demo)
-        let tokenizer = try SentencePieceTokenizer(directory: demo)
+        let randomModel = URL(fileURLWithPath: RerankServiceTests.randomModel)
+        let tokenizer = try SentencePieceTokenizer(directory: randomModel)
         let config = T5Config(vocabSize: 1024, dModel: 8, dKV: 4, dFF: 16, numHeads: 2, numLayers: 1)
-        let poisoned = try XCTUnwrap(tokenizer.id(ofPiece: "▁also"), "the demo vocabulary lacks ▁also")
+        let poisoned = try XCTUnwrap(tokenizer.id(ofPiece: "▁also"), "the random test vocabulary lacks ▁also")
         let model = try T5Model(config: config) { name, _, destination in
             for i in destination.indices { destination[i] = Float((i * 7919) % 13) / 13 - 0.5 }
             // One embedding row is NaN: only prompts containing that token score NaN.
@@ -23,7 +23,7 @@ final class BrokenModelTests: XCTestCase {
             }
         }
         let scorer = try PointwiseScorer(model: model, tokenizer: tokenizer, template: .monoT5)
-        let active = ActiveModel(scorer: scorer, directory: demo.path, weightsSHA256: "", loadedAt: Date(), loadSeconds: 0)
+        let active = ActiveModel(scorer: scorer, directory: randomModel.path, weightsSHA256: "", loadedAt: Date(), loadSeconds: 0)
         let service = RerankService(model: active, configuration: ServiceConfiguration(), logger: Logger(label: "test"))
         defer { service.drain() }
 

@@ -15,9 +15,9 @@ final class RerankServiceTests: XCTestCase {
         CPUBudget.configureBLAS(threads: 1)
     }
 
-    static let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Models/demo").path
-    static let model = Result { try ModelLoader.load(directory: demo, template: .monoT5, maxInputTokens: 512) }
+    static let randomModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/ranking/random_v4").path
+    static let model = Result { try ModelLoader.load(directory: randomModel, template: .monoT5, maxInputTokens: 512) }
 
     func makeService(_ configure: (inout ServiceConfiguration) -> Void = { _ in }) throws -> RerankService {
         var configuration = ServiceConfiguration()
@@ -43,11 +43,11 @@ final class RerankServiceTests: XCTestCase {
     /// transformers' scores (Tests/Fixtures/ranking) and the others their scores alone, to float rounding.
     func testScoresDoNotDependOnBatchComposition() throws {
         let scorer = try Self.model.get().scorer
-        let demo = try XCTUnwrap(ParityFixtures.checkpoints().first { $0.directory.path.hasSuffix("Models/demo") })
-        let examples = demo.examples.filter { $0.template == "monot5" }
+        let randomModel = try XCTUnwrap(ParityFixtures.checkpoints().first { $0.directory.path.hasSuffix("Tests/Fixtures/ranking/random_v4") })
+        let examples = randomModel.examples.filter { $0.template == "monot5" }
         XCTAssertEqual(examples.count, 3)
         let alone = try documents.map { try scorer.rawScores(query: "rainbows", documents: [$0])[0] }
-        XCTAssertGreaterThan(Set(alone).count, 30, "the demo model should tell these documents apart")
+        XCTAssertGreaterThan(Set(alone).count, 30, "the random test model should tell these documents apart")
         let inputs = (0..<4).map { RerankInput(query: "rainbows", documents: Array(documents[($0 * 10)..<($0 * 10 + 10)])) }
             + examples.map { RerankInput(query: $0.query, documents: $0.documents) }
         for (tokens, pairs) in [(1, 1), (200, 3), (8192, 64)] {
@@ -212,7 +212,7 @@ final class RerankServiceTests: XCTestCase {
         XCTAssertEqual(failures, [Int](repeating: 0, count: clients))
         guard case .failure(let error)? = badOutcome else { return XCTFail("bad model was accepted") }
         XCTAssertTrue("\(error)".contains("/nonexistent/model"), "\(error)")
-        XCTAssertEqual(service.model.directory, URL(fileURLWithPath: Self.demo).standardizedFileURL.path)
+        XCTAssertEqual(service.model.directory, URL(fileURLWithPath: Self.randomModel).standardizedFileURL.path)
     }
 
     /// Swapping under load to a model that scores differently: a request queued before the swap finishes
@@ -220,7 +220,7 @@ final class RerankServiceTests: XCTestCase {
     /// see the new model.
     func testHotSwapToADifferentModelKeepsEachRequestOnOneModel() throws {
         let service = try makeService()
-        let other = ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/demo_v5_fresh").path
+        let other = ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v5_fresh").path
         let old = try Self.model.get().scorer
         let new = try ModelLoader.load(directory: other, template: .monoT5, maxInputTokens: 512).scorer
         let probe = Array(documents.prefix(5))
