@@ -25,6 +25,12 @@ struct PipelineCommand: ParsableCommand {
 
             --config FILE takes the flags from a JSON object ({"corpus": "...", "top-k": 20, ...}); flags on \
             the command line win. For cron, give each run its own --work-dir (e.g. .../$(date +%F)).
+
+            A sharded teacher (a Kubernetes Indexed Job): run with --stop-after teacher-input, then \
+            `teacher --model M --input WORK/teacher-input.jsonl --output WORK/teacher.jsonl.shard-i --top-k K \
+            --shard i/n` on n workers and `teacher-merge --output WORK/teacher.jsonl` over the shards, then this \
+            command again: it finds the merged teacher output finished and goes on to distill (the teacher \
+            model, input path and --top-k must be the same strings in all three).
             """)
 
     @Option(help: ArgumentHelp("JSON object of flag names to values.", valueName: "file")) var config: String?
@@ -56,7 +62,12 @@ struct PipelineCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also POST /admin/reload here after publishing.", valueName: "url")) var notify: String?
     @Option(help: ArgumentHelp("Environment variable holding the admin token for --notify.", valueName: "name"))
     var adminTokenEnv = "RERANK_ADMIN_TOKEN"
+    @Option(help: ArgumentHelp("End the run after this stage (candidates, teacher-input, teacher, distill).",
+                               valueName: "stage"))
+    var stopAfter: String?
     @Flag(help: "No progress output.") var quiet = false
+
+    static let stages = ["candidates", "teacher-input", "teacher", "distill"]
 
     func run() throws {
         if let config {
@@ -70,6 +81,9 @@ struct PipelineCommand: ParsableCommand {
         }
         guard (teacherModel == nil) != (teacherEndpoint == nil) else {
             throw ValidationError("give exactly one of --teacher-model and --teacher-endpoint")
+        }
+        if let stopAfter, !Self.stages.contains(stopAfter) {
+            throw ValidationError("--stop-after is one of \(Self.stages.joined(separator: ", "))")
         }
         let work = URL(fileURLWithPath: workDir, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -103,18 +117,21 @@ struct PipelineCommand: ParsableCommand {
                 try command.run()
             }
         }
+        if stopsAfter("candidates") { return }
         if captured == nil {
             try stage("teacher input", done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
                 try Self.writeTeacherInput(run: file("candidates.trec"), topK: topK, corpus: corpus!, queries: queries!,
                                            to: URL(fileURLWithPath: file("teacher-input.jsonl")))
             }
         }
+        if stopsAfter("teacher-input") { return }
         try stage("teacher", done: false) {
             let backend = teacherModel.map { ["--model", $0] } ?? ["--endpoint", teacherEndpoint!]
             let command = try TeacherCommand.parse(backend + ["--input", file("teacher-input.jsonl"), "--output",
                                                               file("teacher.jsonl"), "--top-k", "\(topK)"] + quietFlag)
             try command.run()
         }
+        if stopsAfter("teacher") { return }
         try stage("distill", done: FileManager.default.fileExists(atPath: file("student/model.safetensors"))) {
             let command = try DistillCommand.parse(
                 ["--model", start.path, "--input", file("teacher-input.jsonl"), "--teacher", file("teacher.jsonl"),
@@ -123,6 +140,7 @@ struct PipelineCommand: ParsableCommand {
                  "--report", file("distill-report.json")] + (steps.map { ["--steps", "\($0)"] } ?? []) + quietFlag)
             try command.run()
         }
+        if stopsAfter("distill") { return }
 
         // The gate: held-out agreement with the teacher, new student against what serves now.
         let rankings = try teacherRankings(teacher: file("teacher.jsonl"), run: nil)
@@ -184,6 +202,12 @@ struct PipelineCommand: ParsableCommand {
             joined.append(data)
         }
         try joined.write(to: output, options: .atomic)
+    }
+
+    private func stopsAfter(_ stage: String) -> Bool {
+        guard stopAfter == stage else { return false }
+        log("stopping after \(stage) (--stop-after); run again without it to go on")
+        return true
     }
 
     private func stage(_ name: String, done: Bool, _ body: () throws -> Void) throws {

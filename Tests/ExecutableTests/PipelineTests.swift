@@ -20,14 +20,14 @@ final class PipelineTests: XCTestCase {
         try Data(corpus.utf8).write(to: root.appendingPathComponent("corpus.jsonl"))
         let queries = (0..<12).map { "q\($0)\t\(words[$0]) \(words[($0 + 3) % words.count])" }.joined(separator: "\n")
         try Data((queries + "\n").utf8).write(to: root.appendingPathComponent("queries.tsv"))
-        XCTAssertEqual(try admin(["publish", demo, "--store", path("store")]).status, 0)
+        XCTAssertEqual(try admin(["publish", randomModel, "--store", path("store")]).status, 0)
     }
 
     override func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: root)
     }
 
-    var demo: String { ParityFixtures.root.appendingPathComponent("Models/demo").resolvingSymlinksInPath().path }
+    var randomModel: String { ParityFixtures.root.appendingPathComponent("Tests/Fixtures/ranking/random_v4").resolvingSymlinksInPath().path }
     func path(_ name: String) -> String { root.appendingPathComponent(name).path }
     func current() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: path("store/current")) }
 
@@ -83,7 +83,7 @@ final class PipelineTests: XCTestCase {
 
     /// Requests captured by a live rerankd become the pipeline's queries and candidates.
     func testCapturedTrafficFeedsThePipeline() throws {
-        let server = try RerankdProcessTests.Server(arguments: ["--model", demo, "--capture-dir", path("captured"),
+        let server = try RerankdProcessTests.Server(arguments: ["--model", randomModel, "--capture-dir", path("captured"),
                                                                 "--capture-rate", "1"])
         XCTAssertGreaterThan(server.port, 0, server.output)
         let queries = ["how do rainbows form", "river music", "city school road", "sun water", "game house", "film road",
@@ -103,5 +103,33 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(input.split(separator: "\n").count, 10)
         XCTAssertTrue(input.contains("how do rainbows form"), input)
         XCTAssertEqual(try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8).split(separator: "\n").count, 10)
+    }
+
+    /// The sharded teacher of Deploy/kubernetes: stop after the teacher input, label it in two shards, merge,
+    /// and the next run takes the merged output as its finished teacher stage.
+    func testAShardedTeacherFillsInTheTeacherStage() throws {
+        let data = ["--corpus", path("corpus.jsonl"), "--queries", path("queries.tsv")]
+        let prepared = try pipeline(data + ["--stop-after", "teacher-input"])
+        XCTAssertEqual(prepared.status, 0, prepared.stderr)
+        XCTAssertTrue(prepared.stderr.contains("stopping after teacher-input"), prepared.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("work/teacher.jsonl")))
+        let shards = (0..<2).map { path("work/teacher.jsonl.shard-\($0)") }
+        for (index, shard) in shards.enumerated() {
+            let labelled = try admin(["teacher", "--model", TeacherExample.model.path, "--input", path("work/teacher-input.jsonl"),
+                                      "--output", shard, "--top-k", "4", "--shard", "\(index)/2", "--quiet"])
+            XCTAssertEqual(labelled.status, 0, labelled.stderr)
+        }
+        XCTAssertEqual(try admin(["teacher-merge", "--output", path("work/teacher.jsonl")] + shards).status, 0)
+        let merged = try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8)
+
+        let finished = try pipeline(data + ["--stop-after", "teacher"])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertTrue(finished.stderr.contains("candidates: done in an earlier run"), finished.stderr)
+        XCTAssertEqual(try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8), merged,
+                       "the merged output is this job's finished teacher stage (another job's would be refused)")
+        let refused = try admin(["pipeline", "--work-dir", path("work"), "--store", path("store"), "--teacher-model",
+                                 TeacherExample.model.path, "--stop-after", "gate"] + data)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--stop-after is one of"), refused.stderr)
     }
 }
