@@ -8,7 +8,9 @@ import Synchronization
 /// "captured_at"}`), so retraining can use the queries and candidates real traffic brings. Opt-in: it holds
 /// users' text. Writing happens on its own queue: a request only pays for a coin flip and, when sampled, an
 /// enqueue; a full queue, a full disk or a slow volume drops the line (counted), never the request.
-/// Files rotate at `maxFileBytes`; the oldest are deleted beyond `maxTotalBytes`.
+/// Files rotate at `maxFileBytes`; the oldest are deleted beyond `maxTotalBytes`. File names carry the host name,
+/// so replicas sharing one directory (a Kubernetes volume) never write or prune each other's files: the size
+/// budget is per host.
 public final class RequestCapture: Sendable {
     public struct Settings: Sendable {
         public var directory: URL
@@ -33,6 +35,9 @@ public final class RequestCapture: Sendable {
     private let written = Counter(label: "rerank_capture_lines_total")
     private let droppedFull = Counter(label: "rerank_capture_dropped_total", dimensions: [("reason", "queue_full")])
     private let droppedError = Counter(label: "rerank_capture_dropped_total", dimensions: [("reason", "write_error")])
+    /// "-<host>-" in this server's file names: in a container every replica's pid is 1, the host name differs.
+    private let hostTag = "-" + String(ProcessInfo.processInfo.hostName.map {
+        $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") ? $0 : "_" }) + "-"
 
     /// Creates the directory; throws if it cannot be created (a typo should fail at start, not silently).
     public init(settings: Settings, logger: Logger) throws {
@@ -69,7 +74,7 @@ public final class RequestCapture: Sendable {
             do {
                 if state.file == nil || state.bytes + line.count > settings.maxFileBytes {
                     try state.file?.close()
-                    let name = "capture-\(Self.stamp())-\(getpid()).jsonl"
+                    let name = "capture-\(Self.stamp())\(hostTag)\(getpid()).jsonl"
                     let path = settings.directory.appendingPathComponent(name).path
                     guard FileManager.default.createFile(atPath: path, contents: nil),
                           let handle = FileHandle(forWritingAtPath: path) else {
@@ -93,11 +98,11 @@ public final class RequestCapture: Sendable {
         }
     }
 
-    /// Deletes the oldest capture files while the directory holds more than `maxTotalBytes`.
+    /// Deletes this host's oldest capture files while they hold more than `maxTotalBytes`.
     private func pruneOldFiles(keeping current: String) {
         let directory = settings.directory
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
-        var files = names.filter { $0.hasPrefix("capture-") && $0.hasSuffix(".jsonl") }.sorted().map {
+        var files = names.filter { $0.hasPrefix("capture-") && $0.hasSuffix(".jsonl") && $0.contains(hostTag) }.sorted().map {
             (path: directory.appendingPathComponent($0).path,
              size: (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.size] as? Int) ?? 0)
         }

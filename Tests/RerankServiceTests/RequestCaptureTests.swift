@@ -21,14 +21,20 @@ final class RequestCaptureTests: XCTestCase {
     }
 
     func testLinesAreTeacherInputAndRotateWithinTheCap() throws {
+        // Another replica's file in the shared directory, older than all of ours: never pruned, not counted.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let neighbour = "capture-20000101T000000.000000Z-rerankd-7f9c-1.jsonl"
+        try Data(repeating: 0x20, count: 5000).write(to: directory.appendingPathComponent(neighbour))
         var settings = RequestCapture.Settings(directory: directory, rate: 1)
         settings.maxFileBytes = 400
         settings.maxTotalBytes = 1600
         let capture = try RequestCapture(settings: settings, logger: Logger(label: "test"))
         for i in 0..<40 { capture.offer(query: "query \(i) \"quoted\"", documents: ["first document \(i)", "second"]) }
         capture.flush()
-        let names = try files()
+        XCTAssertTrue(try files().contains(neighbour))
+        let names = try files().filter { $0 != neighbour }
         XCTAssertGreaterThan(names.count, 1)
+        XCTAssertTrue(names.allSatisfy { $0.contains("-\(ProcessInfo.processInfo.hostName)-") }, "\(names)")
         var total = 0, lines: [[String: Any]] = []
         for name in names {
             let data = try Data(contentsOf: directory.appendingPathComponent(name))
