@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: installs the test clients if missing, then runs every test target.
+# The whole test suite: installs the test clients if missing, runs every test target, then checks Deploy/
+# and the Dockerfile against the binaries the tests built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-deps.sh
 export RERANK_TEST_PYTHON="${RERANK_TEST_VENV:-$HOME/.cache/rerank/test-venv}/bin/python"
 swift test --disable-swift-testing "$@"   # XCTest only: no Swift Testing suites here
+Scripts/check/deploy.sh .build/debug
