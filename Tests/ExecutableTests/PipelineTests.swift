@@ -86,8 +86,10 @@ final class PipelineTests: XCTestCase {
         let server = try RerankdProcessTests.Server(arguments: ["--model", randomModel, "--capture-dir", path("captured"),
                                                                 "--capture-rate", "1"])
         XCTAssertGreaterThan(server.port, 0, server.output)
-        let queries = ["how do rainbows form", "river music", "city school road", "sun water", "game house", "film road",
-                       "light rain", "music school", "river city", "house light"]
+        // 24 queries with random ids: with half held out, either half is empty with probability 2 x 2^-24
+        // (with 10 it was 2 x 2^-10, and one CI run met it).
+        let words = ["river", "music", "city", "school", "road", "sun", "water", "game", "house", "film", "light", "rain"]
+        let queries = ["how do rainbows form"] + (1..<24).map { "\(words[$0 % 12]) \(words[($0 * 5 + 1) % 12])" }
         for query in queries {
             let body = try JSONSerialization.data(withJSONObject: ["query": query, "texts": ["rain and light", "a road film", "water"]])
             let answer = try RerankdProcessTests.curl(["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json",
@@ -96,13 +98,12 @@ final class PipelineTests: XCTestCase {
         }
         kill(server.process.processIdentifier, SIGTERM)
         server.process.waitUntilExit()
-        // Ten random query ids: with half held out, both halves are empty with probability 2 x 2^-10.
         let result = try pipeline(["--captured", path("captured"), "--holdout", "0.5"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let input = try String(contentsOfFile: path("work/teacher-input.jsonl"), encoding: .utf8)
-        XCTAssertEqual(input.split(separator: "\n").count, 10)
+        XCTAssertEqual(input.split(separator: "\n").count, queries.count)
         XCTAssertTrue(input.contains("how do rainbows form"), input)
-        XCTAssertEqual(try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8).split(separator: "\n").count, 10)
+        XCTAssertEqual(try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8).split(separator: "\n").count, queries.count)
     }
 
     /// The sharded teacher of Deploy/kubernetes: stop after the teacher input, label it in two shards, merge,
