@@ -9,6 +9,7 @@
 - Shutdown budgets hold: the grace period outlasts preStop plus the drain timeout (Kubernetes, Compose,
   systemd); the CronJob forbids overlap; the Indexed Job's shard count equals its completions; the model
   store's claim is ReadWriteMany and every claim a pod mounts exists.
+- sharded-teacher/run.sh renders valid Jobs for a round of 8 shards, with the round's id and counts in place.
 - systemd-analyze verifies the units (with ExecStart pointed at BIN_DIR).
 """
 import json
@@ -148,6 +149,31 @@ def check_budgets():
         fail(f"rerankd.service: TimeoutStopSec {stop} <= drain {drain}")
 
 
+def check_sharded_round():
+    """What sharded-teacher/run.sh applies for a round of 8 shards: valid Jobs, every count and name substituted."""
+    script = KUBERNETES / "sharded-teacher/run.sh"
+    rendered = subprocess.run([str(script), "2026-w49", "8"], env={"PRINT_ONLY": "1", "PATH": "/usr/bin:/bin"},
+                              capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as out:
+        out.write(rendered)
+        out.flush()
+        validator = pathlib.Path(sys.executable).with_name("kubernetes-validate")
+        result = subprocess.run([str(validator), "--strict", "--quiet", "-k", VERSIONS[-1], out.name],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            fail(f"run.sh renders invalid Jobs:\n{result.stdout}{result.stderr}")
+    jobs = [d for d in yaml.safe_load_all(rendered) if d]
+    for job in jobs:
+        env = {e["name"]: e.get("value") for e in pod_specs(job)[0]["containers"][0].get("env", [])}
+        if env.get("RUN") != "2026-w49":
+            fail(f"run.sh: {job['metadata']['name']} has RUN {env.get('RUN')!r}, not the round's id")
+        if job["spec"].get("completionMode") == "Indexed" and not (
+                job["spec"]["completions"] == job["spec"]["parallelism"] == 8 and env.get("SHARDS") == "8"):
+            fail(f"run.sh: 8 shards rendered as completions {job['spec']['completions']}, SHARDS {env.get('SHARDS')}")
+    if len(jobs) != 3:
+        fail(f"run.sh renders {len(jobs)} Jobs, not 3")
+
+
 def check_systemd(bin_dir):
     if shutil.which("systemd-analyze") is None:
         fail("systemd-analyze is missing (Debian package systemd)")
@@ -167,6 +193,7 @@ def main():
     check_schemas()
     check_names(bin_dir)
     check_budgets()
+    check_sharded_round()
     check_systemd(bin_dir)
     if failures:
         sys.exit(f"deploy: {len(failures)} problem(s)")
