@@ -27,7 +27,7 @@ struct PipelineCommand: ParsableCommand {
             the command line win. For cron, give each run its own --work-dir (e.g. .../$(date +%F)).
 
             A sharded teacher (a Kubernetes Indexed Job): run with --stop-after teacher-input, then \
-            `teacher --model M --input WORK/teacher-input.jsonl --output WORK/teacher.jsonl.shard-i --top-k K \
+            `teacher --model M --input WORK/teacher-input.jsonl --output WORK/teacher.shard-i.jsonl --top-k K \
             --shard i/n` on n workers and `teacher-merge --output WORK/teacher.jsonl` over the shards, then this \
             command again: it finds the merged teacher output finished and goes on to distill (the teacher \
             model, input path and --top-k must be the same strings in all three).

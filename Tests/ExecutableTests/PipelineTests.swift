@@ -118,13 +118,20 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(prepared.status, 0, prepared.stderr)
         XCTAssertTrue(prepared.stderr.contains("stopping after teacher-input"), prepared.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("work/teacher.jsonl")))
-        let shards = (0..<2).map { path("work/teacher.jsonl.shard-\($0)") }
+        let shards = (0..<2).map { path("work/teacher.shard-\($0).jsonl") }
         for (index, shard) in shards.enumerated() {
             let labelled = try admin(["teacher", "--model", TeacherExample.model.path, "--input", path("work/teacher-input.jsonl"),
                                       "--output", shard, "--top-k", "4", "--shard", "\(index)/2", "--quiet"])
             XCTAssertEqual(labelled.status, 0, labelled.stderr)
         }
-        XCTAssertEqual(try admin(["teacher-merge", "--output", path("work/teacher.jsonl")] + shards).status, 0)
+        // The merge Job's own command line: its glob must take the shards and not their .job.json files.
+        let merge = Process()
+        merge.executableURL = URL(fileURLWithPath: "/bin/sh")
+        merge.arguments = ["-c", #"exec "$0" teacher-merge --output "$1/teacher.jsonl" "$1"/teacher.shard-*.jsonl"#,
+                           Admin.binary.path, path("work")]
+        try merge.run()
+        merge.waitUntilExit()
+        XCTAssertEqual(merge.terminationStatus, 0)
         let merged = try String(contentsOfFile: path("work/teacher.jsonl"), encoding: .utf8)
 
         let finished = try pipeline(data + ["--stop-after", "teacher"])
