@@ -11,7 +11,7 @@ FROM swift:6.3-bookworm AS build
 # libcurl4-openssl-dev: a static Swift runtime links FoundationNetworking's libcurl at build time.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas-dev libnghttp2-dev zlib1g-dev libcurl4-openssl-dev pkg-config \
+ && apt-get install -y --no-install-recommends libopenblas-dev libnghttp2-dev zlib1g-dev libdnnl-dev libcurl4-openssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift Package.resolved ./
@@ -25,12 +25,12 @@ RUN swift build -c release --static-swift-stdlib --product rerankd \
  && cp -R .build/release/rerank_rerankd.resources /out/
 
 FROM debian:bookworm-slim AS runtime
-# Exactly the libraries the binaries link (the Swift runtime is static): OpenBLAS, nghttp2 and zlib for
+# Exactly the libraries the binaries link (the Swift runtime is static): OpenBLAS, oneDNN, nghttp2 and zlib for
 # both; libcurl for rerank-admin's HTTP client (teacher --endpoint, publish --notify). curl runs the
 # HEALTHCHECK. Debian's security updates move the versions, so they are not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas0-pthread libnghttp2-14 zlib1g libcurl4 ca-certificates curl \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libnghttp2-14 zlib1g libdnnl2 libcurl4 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin rerank \
  && mkdir -p /models /data \

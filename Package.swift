@@ -21,10 +21,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libnghttp2-dev).
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libnghttp2-dev, libdnnl-dev).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // oneDNN's int8 GEMM (u8 x s8 -> s32) for --precision int8 (Debian: libdnnl-dev).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Linux epoll (part of libc; Swift's Glibc module leaves it out).
         .systemLibrary(name: "CEpoll"),
 
@@ -33,7 +35,7 @@ let package = Package(
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
         .target(name: "SentencePiece", dependencies: ["FileReading"], swiftSettings: optimizedEvenInDebug),
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
-        .target(name: "T5", dependencies: ["COpenBLAS", "FileReading"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "T5", dependencies: ["COpenBLAS", "CDNNL", "FileReading"], swiftSettings: optimizedEvenInDebug),
         // The offline data side: TREC runs and qrels, ranking metrics (and the first stage).
         .target(name: "Retrieval", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
         // Prompt templates, truncation and scoring of (query, document) pairs.
@@ -51,7 +53,7 @@ let package = Package(
 
         // The queue and micro-batcher between requests and the core, and hot swap; knows nothing of HTTP.
         .target(name: "RerankService", dependencies: [
-            "Ranking",
+            "Ranking", "T5",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "DequeModule", package: "swift-collections"),

@@ -4,7 +4,7 @@
 # Idempotent: it installs only what is missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(libopenblas-dev libnghttp2-dev zlib1g-dev pkg-config curl nghttp2-client wrk python3-venv)
+packages=(libopenblas-dev libnghttp2-dev zlib1g-dev libdnnl-dev pkg-config curl nghttp2-client wrk python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

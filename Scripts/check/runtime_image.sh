@@ -3,7 +3,8 @@
 # are built as the build stage builds them (release, static Swift runtime); a Debian bookworm minbase chroot
 # (what debian:bookworm-slim is) gets exactly the stage's apt packages and the binaries; then, inside it, as
 # the image's non-root uid: every library resolves, rerankd starts and serves the README's request, the
-# HEALTHCHECK command passes, rerank-admin scores with the embedded demo model, and SIGTERM exits cleanly.
+# HEALTHCHECK command passes, rerank-admin scores with the embedded demo model (fp32 and int8: oneDNN loads),
+# and SIGTERM exits cleanly.
 # Needs root (debootstrap, chroot) and Debian's mirror. Usage: Scripts/check/runtime_image.sh [MINBASE_TAR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -72,6 +73,8 @@ step "every library of rerankd and rerank-admin resolves"
 
 printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
     | inside rerank-admin score --model /usr/local/bin/rerank_rerankd.resources/demo-model --input -
+printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
+    | inside rerank-admin score --model /usr/local/bin/rerank_rerankd.resources/demo-model --precision int8 --input -
 log=$(mktemp)
 # chroot and env exec, so $! is rerankd itself and gets the SIGTERM below.
 chroot --userspec=10001:10001 "$rootfs" env -i PATH=/usr/local/bin:/usr/bin:/bin RERANK_HOST=127.0.0.1 RERANK_PORT=0 \

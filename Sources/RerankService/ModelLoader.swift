@@ -2,6 +2,7 @@ import Crypto
 import Dispatch
 import Foundation
 import Ranking
+import T5
 
 public enum ModelLoadError: Error, CustomStringConvertible {
     case invalid(directory: String, reason: String)
@@ -17,7 +18,8 @@ public enum ModelLoadError: Error, CustomStringConvertible {
 public enum ModelLoader {
     /// Loads config, weights and tokenizer, resolves the template's score tokens, and scores one
     /// smoke pair; any failure leaves nothing behind and says why.
-    public static func load(directory: String, template: PromptTemplate, maxInputTokens: Int) throws -> ActiveModel {
+    public static func load(directory: String, template: PromptTemplate, maxInputTokens: Int,
+                            precision: T5Model.Precision = .fp32) throws -> ActiveModel {
         let started = Date()
         let clock = DispatchTime.now().uptimeNanoseconds
         let url = URL(fileURLWithPath: directory, isDirectory: true)
@@ -27,6 +29,7 @@ public enum ModelLoader {
         } catch {
             throw ModelLoadError.invalid(directory: directory, reason: "\(error)")
         }
+        scorer.model.precision = precision
         let smoke = try scorer.rawScores(query: "what is a smoke test?",
                                          documents: ["A smoke test checks that the basics work."])
         guard smoke.count == 1, smoke[0].isFinite else {

@@ -91,7 +91,8 @@ public final class RerankService: @unchecked Sendable {
             logger.info("loading model", metadata: ["directory": "\(target)"])
             do {
                 let loaded = try ModelLoader.load(directory: target, template: current.scorer.template,
-                                                  maxInputTokens: configuration.maxInputTokens)
+                                                  maxInputTokens: configuration.maxInputTokens,
+                                                  precision: current.scorer.model.precision)
                 replaceModel(with: loaded)
                 lock.withLock { reloadFailure = nil }
                 metrics.reloaded(succeeded: true)

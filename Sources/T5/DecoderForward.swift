@@ -36,7 +36,7 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
 
     for layer in w.layout.decoderLayers {
         rmsnorm_forward(normed, residual, w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        matmul_forward(qkv, normed, w[layer.selfAttention.q], rows: rows, inDim: d, outDim: 3 * inner)
+        w.exact.linear(qkv, normed, layer.selfAttention.q, rows: rows, inDim: d, outDim: 3 * inner)
         for s in 0..<count {
             let base = qkv + s * length * 3 * inner
             attention_forward(
@@ -44,14 +44,14 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
                 v: base + 2 * inner, ldv: 3 * inner, positionBias: positionBias, queryLength: length,
                 keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores)
         }
-        matmul_forward(residual, attended, w[layer.selfAttention.o], rows: rows, inDim: inner, outDim: d,
+        w.exact.linear(residual, attended, layer.selfAttention.o, rows: rows, inDim: inner, outDim: d,
                        accumulate: true)
 
         // Cross-attention: q from the decoder, k and v (adjacent in the block) from the encoder output.
         let cross = layer.crossAttention
         rmsnorm_forward(normed, residual, w[layer.crossAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        matmul_forward(qkv, normed, w[cross.q], rows: rows, inDim: d, outDim: inner)
-        matmul_forward(crossKV, encoded, w[cross.k], rows: pack.rows, inDim: d, outDim: 2 * inner)
+        w.exact.linear(qkv, normed, cross.q, rows: rows, inDim: d, outDim: inner)
+        w.linear(crossKV, encoded, cross.k, rows: pack.rows, inDim: d, outDim: 2 * inner)
         for (s, (offset, encodedLength)) in zip(pack.offsets, pack.lengths).enumerated() {
             let keys = crossKV + offset * 2 * inner
             attention_forward(
@@ -59,10 +59,10 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
                 ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: length,
                 keyLength: encodedLength, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
         }
-        matmul_forward(residual, attended, w[cross.o], rows: rows, inDim: inner, outDim: d, accumulate: true)
+        w.exact.linear(residual, attended, cross.o, rows: rows, inDim: inner, outDim: d, accumulate: true)
 
         rmsnorm_forward(normed, residual, w[layer.feedForwardNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        feed_forward_forward(residual, normed, hidden, layer.feedForward, rows: rows, weights: w)
+        feed_forward_forward(residual, normed, hidden, layer.feedForward, rows: rows, weights: w.exact)
     }
     for s in 0..<count {
         rmsnorm_forward(out + s * d, residual + (s * length + length - 1) * d, w[w.layout.decoderFinalNorm], rows: 1,

@@ -30,7 +30,7 @@ func encoder_forward(_ out: UnsafeMutablePointer<Float>, sequences: [[Int32]], p
     for layer in w.layout.encoderLayers {
         rmsnorm_forward(normed, out, w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         // q, k and v are adjacent in the block, so one [3*inner, d] GEMM computes all three.
-        matmul_forward(qkv, normed, w[layer.selfAttention.q], rows: rows, inDim: d, outDim: 3 * inner)
+        w.linear(qkv, normed, layer.selfAttention.q, rows: rows, inDim: d, outDim: 3 * inner)
         for (offset, length) in zip(pack.offsets, pack.lengths) {
             let base = qkv + offset * 3 * inner
             attention_forward(
@@ -38,7 +38,7 @@ func encoder_forward(_ out: UnsafeMutablePointer<Float>, sequences: [[Int32]], p
                 v: base + 2 * inner, ldv: 3 * inner, positionBias: positionBias, queryLength: length,
                 keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
         }
-        matmul_forward(out, attended, w[layer.selfAttention.o], rows: rows, inDim: inner, outDim: d, accumulate: true)
+        w.linear(out, attended, layer.selfAttention.o, rows: rows, inDim: inner, outDim: d, accumulate: true)
 
         rmsnorm_forward(normed, out, w[layer.feedForwardNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         feed_forward_forward(out, normed, hidden, layer.feedForward, rows: rows, weights: w)

@@ -6,13 +6,13 @@ func feed_forward_forward(_ residual: UnsafeMutablePointer<Float>, _ normed: Uns
     let c = w.config
     switch c.feedForward {
     case .gatedGelu:
-        matmul_forward(hidden, normed, w[ffn.wi0], rows: rows, inDim: c.dModel, outDim: 2 * c.dFF)
+        w.linear(hidden, normed, ffn.wi0, rows: rows, inDim: c.dModel, outDim: 2 * c.dFF)
         gated_gelu_forward(hidden, rows: rows, dFF: c.dFF)
-        matmul_forward(residual, hidden, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: c.dModel, ldIn: 2 * c.dFF,
+        w.linear(residual, hidden, ffn.wo, rows: rows, inDim: c.dFF, outDim: c.dModel, ldIn: 2 * c.dFF,
                        accumulate: true)
     case .relu:
-        matmul_forward(hidden, normed, w[ffn.wi0], rows: rows, inDim: c.dModel, outDim: c.dFF)
+        w.linear(hidden, normed, ffn.wi0, rows: rows, inDim: c.dModel, outDim: c.dFF)
         relu_forward(hidden, count: rows * c.dFF)
-        matmul_forward(residual, hidden, w[ffn.wo], rows: rows, inDim: c.dFF, outDim: c.dModel, accumulate: true)
+        w.linear(residual, hidden, ffn.wo, rows: rows, inDim: c.dFF, outDim: c.dModel, accumulate: true)
     }
 }

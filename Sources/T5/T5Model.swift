@@ -30,9 +30,21 @@ public final class T5Model: @unchecked Sendable {
         case blas
     }
 
+    /// The arithmetic of the linear layers. Norms, softmax, the relative bias and the read lm_head rows stay
+    /// fp32 either way.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// Exact fp32 (OpenBLAS sgemm): the default, the one that matches transformers to 1e-4.
+        case fp32
+        /// Weights quantised per output row (on first use), activations per row, int32 sums (oneDNN).
+        case int8
+    }
+
     public let config: T5Config
     /// Set before the model is shared between threads.
     public var parallelism: Parallelism = .sequences
+    /// Set before the model is shared between threads.
+    public var precision: Precision = .fp32
+    private let quantized = QuantizedWeights()
     /// Workers of `.sequences` mode; set before the model is shared between threads.
     public var workers = CPUBudget.cores
     /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
@@ -139,7 +151,8 @@ public final class T5Model: @unchecked Sendable {
 
     /// Scores sequences packed into one set of token rows.
     private func score(_ sequences: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
-        let weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block))
+        let weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block),
+                                int8: precision == .int8 ? quantized : nil)
         let pack = PackedSequences(lengths: sequences.map(\.count))
         let encoded = UnsafeMutablePointer<Float>.allocate(capacity: pack.rows * config.dModel)
         let hidden = UnsafeMutablePointer<Float>.allocate(capacity: sequences.count * config.dModel)

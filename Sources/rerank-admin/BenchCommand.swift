@@ -37,6 +37,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "sequences: one document per core, single-threaded BLAS; blas: one document at a time, threaded BLAS.")
     var threads: Threads = .sequences
     @Option(help: "Seed of the document ids.") var seed: UInt64 = 1
+    @Option(help: "fp32 or int8 arithmetic in the linear layers (scoring only).") var precision: T5Model.Precision = .fp32
     @Flag(help: "Also measure sgemm alone at the model's largest shapes.") var sgemm = false
     @Option(help: "Load this checkpoint directory instead of random weights (--shape is then ignored); reports resident memory.")
     var model: String?
@@ -76,6 +77,7 @@ struct BenchCommand: ParsableCommand {
         }
         let config = model.config
         model.parallelism = threads.parallelism
+        model.precision = precision
         guard config.vocabSize >= 4 else {
             throw ValidationError("the model's vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
         }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Ranking
+import T5
+
+extension T5Model.Precision: ExpressibleByArgument {}
 
 /// Where the checkpoint and the prompt template come from.
 struct ModelOptions: ParsableArguments {
@@ -22,6 +25,11 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "Token budget of one prompt; only the document is cut to fit.")
     var maxInputTokens: Int = 512
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Arithmetic of the linear layers: fp32 (exact, the default) or int8 (weights per output row, "
+            + "activations per row, oneDNN's int8 GEMM; faster, scores move slightly).", valueName: "precision"))
+    var precision: T5Model.Precision = .fp32
 
     func validate() throws {
         guard maxInputTokens >= 8 else { throw ValidationError("--max-input-tokens must be at least 8") }

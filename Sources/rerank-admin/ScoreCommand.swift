@@ -35,6 +35,7 @@ struct ScoreCommand: ParsableCommand {
         let scorer = try PointwiseScorer(
             directory: modelOptions.modelDirectory, template: modelOptions.resolveTemplate(),
             maxInputTokens: modelOptions.maxInputTokens)
+        scorer.model.precision = modelOptions.precision
         // Which transformers rule applied tells a user why scores match (or not) their Python stack.
         FileHandle.standardError.write(Data("rerank-admin: \(modelOptions.model): \(scorer.model.config.outputRule)\n".utf8))
         try JSONLinesReader(path: input).forEach(Line.self) { line in
