@@ -85,6 +85,23 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertTrue(server.output.contains("stopped"), server.output)
     }
 
+    /// RERANK_PRECISION=int8 serves through the int8 path: the same order, slightly different scores.
+    func testInt8PrecisionServesTheSameOrder() throws {
+        let body = #"{"query": "how do rainbows form", "texts": ["Stocks rose.", "Sunlight refracts in droplets."], "raw_scores": true}"#
+        var answers: [String] = []
+        for precision in ["fp32", "int8"] {
+            let server = try Server(arguments: [], environment: ["RERANK_PRECISION": precision])
+            XCTAssertTrue(server.output.contains("precision=\(precision)"), server.output)
+            answers.append(try curl(["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json", "-d", body]))
+        }
+        let ranked = try answers.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]], $0) }
+        XCTAssertEqual(ranked.map { $0.map { $0["index"] as? Int } }, [[1, 0], [1, 0]], "\(answers)")
+        XCTAssertNotEqual(answers[0], answers[1], "int8 scores should differ slightly from fp32")
+        let bad = try Server(arguments: ["--precision", "int4"])
+        bad.process.waitUntilExit()
+        XCTAssertNotEqual(bad.process.terminationStatus, 0)
+    }
+
     func testFlagsWinOverEnvironmentAndBadValuesAreRefused() throws {
         let server = try Server(arguments: ["--max-documents", "5"], environment: ["RERANK_MAX_DOCUMENTS": "2"])
         XCTAssertTrue(server.output.contains("max_documents=5"), server.output)
