@@ -39,13 +39,6 @@ final class Int8ScoringTests: XCTestCase {
 
     /// Integer sums are exact, so an int8 score does not depend on the batch beyond the fp32 decoder's rounding.
     func testInt8ScoreDoesNotDependOnBatch() throws {
-        let (_, scorer) = try scorers()
-        let documents = ["short", "a somewhat longer document about rainbows and light", "x y z", ""]
-        let prompts = try documents.map { try scorer.encode(query: "rainbows", document: $0).ids }
-        let together = try scorer.rawScores(prompts)
-        for (index, prompt) in prompts.enumerated() {
-            XCTAssertEqual(try scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5)
-        }
-        XCTAssertEqual(try scorer.rawScores(prompts.reversed()).reversed(), together)
+        try PointwiseScorerTests.assertBatchInvariant(try scorers().int8)
     }
 }

@@ -65,14 +65,20 @@ final class PointwiseScorerTests: XCTestCase {
     func testScoreDoesNotDependOnBatch() throws {
         let scorer = try PointwiseScorer(model: Self.model.get(), tokenizer: Self.tokenizer.get(),
                                          template: .monoT5)
+        try Self.assertBatchInvariant(scorer)
+    }
+
+    /// Each document scored alone, in a batch, and in a reversed batch gets the same score.
+    static func assertBatchInvariant(_ scorer: PointwiseScorer, file: StaticString = #filePath, line: UInt = #line) throws {
         let documents = ["short", "a somewhat longer document about rainbows and light", "x y z", ""]
         let prompts = try documents.map { try scorer.encode(query: "rainbows", document: $0).ids }
         let together = try scorer.rawScores(prompts)
         for (index, prompt) in prompts.enumerated() {
-            XCTAssertEqual(try scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5)
+            XCTAssertEqual(try scorer.rawScores([prompt])[0], together[index], accuracy: 1e-5, file: file, line: line)
         }
-        XCTAssertEqual(try scorer.rawScores(prompts.reversed()).reversed(), together)
-        XCTAssertGreaterThan(Set(together).count, 3, "the random test model should tell these documents apart")
+        XCTAssertEqual(try scorer.rawScores(prompts.reversed()).reversed(), together, file: file, line: line)
+        XCTAssertGreaterThan(Set(together).count, 3, "the random test model should tell these documents apart",
+                             file: file, line: line)
     }
 
     func testMissingScorePieceIsAClearError() throws {

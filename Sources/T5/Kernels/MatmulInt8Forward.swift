@@ -12,15 +12,21 @@ struct QuantizedMatrix: Sendable {
         var scales = [Float](repeating: 1, count: rows)
         for r in 0..<rows {
             let row = weight + r * cols
-            var largest: Float = 0
-            for c in 0..<cols { largest = max(largest, abs(row[c])) }
-            let scale: Float = largest > 0 ? largest / 127 : 1
+            let scale = symmetricInt8Scale(row, count: cols)
             scales[r] = scale
             for c in 0..<cols { values[r * cols + c] = Int8((row[c] / scale).rounded(.toNearestOrEven)) }
         }
         self.values = values
         self.scales = scales
     }
+}
+
+/// The step that maps a row's largest magnitude to 127 (1 for an all-zero row).
+@inline(__always)
+func symmetricInt8Scale(_ row: UnsafePointer<Float>, count: Int) -> Float {
+    var largest: Float = 0
+    for c in 0..<count { largest = max(largest, abs(row[c])) }
+    return largest > 0 ? largest / 127 : 1
 }
 
 /// The int8 copies of a model's linear weights, made on first use of each (offset, shape) and kept.
@@ -58,9 +64,7 @@ func matmul_int8_forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointe
     }
     for r in 0..<rows {
         let row = inp + r * ldIn
-        var largest: Float = 0
-        for c in 0..<inDim { largest = max(largest, abs(row[c])) }
-        let scale: Float = largest > 0 ? largest / 127 : 1
+        let scale = symmetricInt8Scale(row, count: inDim)
         rowScales[r] = scale
         let inverse = 1 / scale
         let quantized = activations + r * inDim
