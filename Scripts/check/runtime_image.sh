@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Dockerfile's runtime stage, checked without a Docker engine: hadolint lints the Dockerfile; the binaries
-# are built as the build stage builds them (release, static Swift runtime); a Debian bookworm minbase chroot
+# The Dockerfile's runtime stage, checked without a Docker engine (deploy.sh, in the test command, lints it): the
+# binaries are built as the build stage builds them (release, static Swift runtime); a Debian bookworm minbase chroot
 # (what debian:bookworm-slim is) gets exactly the stage's apt packages and the binaries; then, inside it, as
 # the image's non-root uid: every library resolves, rerankd starts and serves the README's request, the
 # HEALTHCHECK command passes, rerank-admin scores with the embedded demo model (fp32 and int8: oneDNN loads),
@@ -9,15 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 minbase="${1:-$HOME/.cache/rerank/bookworm-minbase.tar}"
-venv="${RERANK_OPS_VENV:-$HOME/.cache/rerank/ops-venv}"
 step() { echo "runtime_image: $*"; }
-
-if [ ! -x "$venv/bin/hadolint" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r Scripts/check/requirements-ops.txt
-fi
-step "hadolint Dockerfile"
-"$venv/bin/hadolint" Dockerfile
 
 # The packages of a stage's `apt-get install`: stage_packages 'FROM-line pattern'.
 stage_packages() {
@@ -61,8 +53,14 @@ cp .build-static/release/rerankd .build-static/release/rerank-admin "$rootfs/usr
 cp -R .build-static/release/rerank_rerankd.resources "$rootfs/usr/local/bin/"
 
 # A container always has /proc (the Swift runtime reads its arguments and its own path there).
+server="" log=""
+cleanup() {
+    [ -z "$server" ] || kill "$server" 2>/dev/null || true
+    rm -f "$log"
+    { ! mountpoint -q "$rootfs/proc" || umount "$rootfs/proc"; } && rm -rf "$rootfs"
+}
+trap cleanup EXIT
 mountpoint -q "$rootfs/proc" || mount -t proc proc "$rootfs/proc"
-trap '{ ! mountpoint -q "$rootfs/proc" || umount "$rootfs/proc"; } && rm -rf "$rootfs"' EXIT
 inside() { chroot --userspec=10001:10001 "$rootfs" env -i HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
 for binary in rerankd rerank-admin; do
     if chroot "$rootfs" ldd "/usr/local/bin/$binary" | grep "not found"; then
@@ -71,16 +69,15 @@ for binary in rerankd rerank-admin; do
 done
 step "every library of rerankd and rerank-admin resolves"
 
-printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
-    | inside rerank-admin score --model /usr/local/bin/rerank_rerankd.resources/demo-model --input -
-printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
-    | inside rerank-admin score --model /usr/local/bin/rerank_rerankd.resources/demo-model --precision int8 --input -
+for precision in fp32 int8; do
+    printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
+        | inside rerank-admin score --model /usr/local/bin/rerank_rerankd.resources/demo-model --precision "$precision" --input -
+done
 log=$(mktemp)
 # chroot and env exec, so $! is rerankd itself and gets the SIGTERM below.
 chroot --userspec=10001:10001 "$rootfs" env -i PATH=/usr/local/bin:/usr/bin:/bin RERANK_HOST=127.0.0.1 RERANK_PORT=0 \
     RERANK_DRAIN_TIMEOUT=5 rerankd >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"; { ! mountpoint -q "$rootfs/proc" || umount "$rootfs/proc"; } && rm -rf "$rootfs"' EXIT
 port=""
 for _ in $(seq 1 150); do
     port=$(sed -n 's/.*ready on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log")
@@ -97,4 +94,5 @@ curl -fsS "http://127.0.0.1:$port/rerank" -H 'Content-Type: application/json' \
 echo
 kill -TERM "$server"
 wait "$server"
+server=""
 step "rerankd served and exited 0 on SIGTERM"

@@ -24,12 +24,16 @@ python3 Scripts/demo/prepare.py full-run "$work"
     --top-m 12 --steps "$steps" --batch-queries 8 --lr 1e-3 --warmup-steps 50 --dropout 0.1 --seed 1 \
     --holdout 0.1 --eval-every 100 --report "$work/distill-report.json" --quiet
 
-evaluate() { "$admin" eval --run "$work/test_full.trec" --qrels "$work/qrels.tsv" --quiet "$@"; }
-reranked() { evaluate --model "$1" --corpus "$work/corpus.jsonl" --queries "$work/test.tsv" --top-k 1000; }
+# nDCG@10 of the test queries over all 144 passages: BM25's order, or reranked by --model DIR.
+ndcg10() {
+    "$admin" eval --run "$work/test_full.trec" --qrels "$work/qrels.tsv" --quiet "$@" \
+        | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ndcg@10"], 3))'
+}
+reranked() { ndcg10 --model "$1" --corpus "$work/corpus.jsonl" --queries "$work/test.tsv" --top-k 1000; }
 echo "test queries, all 144 passages ranked (nDCG@10):"
-echo "  BM25:            $(evaluate | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ndcg@10"], 3))')"
-echo "  random start:    $(reranked "$start" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ndcg@10"], 3))')"
-echo "  distilled demo:  $(reranked "$work/student" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ndcg@10"], 3))')"
+echo "  BM25:            $(ndcg10)"
+echo "  random start:    $(reranked "$start")"
+echo "  distilled demo:  $(reranked "$work/student")"
 printf '{"query": "how do rainbows form", "documents": ["Sunlight refracts in droplets.", "Stocks rose."]}\n' \
     | "$admin" score --model "$work/student" --input -
 

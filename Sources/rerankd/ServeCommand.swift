@@ -13,7 +13,6 @@ import Synchronization
 import T5
 
 extension T5Model.Precision: ExpressibleByArgument {}
-import T5
 
 struct Rerankd: ParsableCommand {
     static let version = "0.1.0"
