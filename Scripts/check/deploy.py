@@ -60,14 +60,18 @@ def pod_specs(document):
     return []
 
 
-def check_schemas():
+def validate(files, version, what):
+    """kubernetes-validate (beside this venv's Python), strict: unknown fields are errors."""
     validator = pathlib.Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run([str(validator), "--strict", "--quiet", "-k", version, *files], capture_output=True, text=True)
+    if result.returncode != 0:
+        fail(f"{what}, kubernetes-validate {version}:\n{result.stdout}{result.stderr}")
+
+
+def check_schemas():
     files = [str(p) for p in sorted(KUBERNETES.rglob("*.yaml")) if p.name != "kustomization.yaml"]
     for version in VERSIONS:
-        result = subprocess.run([str(validator), "--strict", "--quiet", "-k", version, *files],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            fail(f"kubernetes-validate {version}:\n{result.stdout}{result.stderr}")
+        validate(files, version, "Deploy/kubernetes")
     listed = set(yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["resources"])
     present = {p.name for p in KUBERNETES.glob("*.yaml") if p.name != "kustomization.yaml"}
     if listed != present:
@@ -157,11 +161,7 @@ def check_sharded_round():
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as out:
         out.write(rendered)
         out.flush()
-        validator = pathlib.Path(sys.executable).with_name("kubernetes-validate")
-        result = subprocess.run([str(validator), "--strict", "--quiet", "-k", VERSIONS[-1], out.name],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            fail(f"run.sh renders invalid Jobs:\n{result.stdout}{result.stderr}")
+        validate([out.name], VERSIONS[-1], "the Jobs run.sh renders")
     jobs = [d for d in yaml.safe_load_all(rendered) if d]
     for job in jobs:
         env = {e["name"]: e.get("value") for e in pod_specs(job)[0]["containers"][0].get("env", [])}
