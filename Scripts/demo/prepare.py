@@ -25,8 +25,8 @@ them then there these they this those through under until very what when where w
 your""".split())
 
 
-def passages():
-    return {f"d{t}-{p}": (t, text) for t, topic in enumerate(TOPICS) for p, text in enumerate(topic["passages"])}
+# docid -> (topic index, text)
+PASSAGES = {f"d{t}-{p}": (t, text) for t, topic in enumerate(TOPICS) for p, text in enumerate(topic["passages"])}
 
 
 def keyword_queries(t, topic, rng):
@@ -39,7 +39,7 @@ def keyword_queries(t, topic, rng):
     return [(f"k{t}-{i}", t, q, "train") for i, q in enumerate([topic["topic"]] + drawn)]
 
 
-def queries():
+def all_queries():
     """(qid, topic index, text, split) for every query."""
     out = [(f"q{t}-{q}", t, text, "train" if q < 2 else "test")
            for t, topic in enumerate(TOPICS) for q, text in enumerate(topic["queries"])]
@@ -49,17 +49,20 @@ def queries():
     return out
 
 
+QUERIES = all_queries()
+
+
 def write_data(work):
     with open(work / "corpus.jsonl", "w") as f:
-        for docid, (_, text) in passages().items():
+        for docid, (_, text) in PASSAGES.items():
             f.write(json.dumps({"_id": docid, "title": "", "text": text}) + "\n")
     for split in ("train", "test"):
         with open(work / f"{split}.tsv", "w") as f:
-            f.writelines(f"{qid}\t{text}\n" for qid, _, text, s in queries() if s == split)
+            f.writelines(f"{qid}\t{text}\n" for qid, _, text, s in QUERIES if s == split)
     with open(work / "qrels.tsv", "w") as f:
         f.write("query-id\tcorpus-id\tscore\n")
-        for qid, topic, _, _ in queries():
-            f.writelines(f"{qid}\t{docid}\t1\n" for docid, (t, _) in passages().items() if t == topic)
+        for qid, topic, _, _ in QUERIES:
+            f.writelines(f"{qid}\t{docid}\t1\n" for docid, (t, _) in PASSAGES.items() if t == topic)
 
 
 def read_run(path):
@@ -73,20 +76,20 @@ def read_run(path):
 def write_full_run(work):
     bm25 = read_run(work / "test_bm25.trec")
     with open(work / "test_full.trec", "w") as f:
-        for qid, _, _, split in queries():
+        for qid, _, _, split in QUERIES:
             if split != "test":
                 continue
             scores = bm25.get(qid, {})
-            ranking = sorted(passages(), key=lambda d: (-scores.get(d, 0.0), d))
+            ranking = sorted(PASSAGES, key=lambda d: (-scores.get(d, 0.0), d))
             f.writelines(f"{qid} Q0 {d} {rank + 1} {scores.get(d, 0.0)} bm25\n" for rank, d in enumerate(ranking))
 
 
 def write_teacher(work):
-    docs = passages()
+    docs = PASSAGES
     bm25 = read_run(work / "train_bm25.trec")
     rng = random.Random(2026)
     with open(work / "input.jsonl", "w") as inputs, open(work / "teacher.trec", "w") as teacher:
-        for qid, topic, text, split in queries():
+        for qid, topic, text, split in QUERIES:
             if split != "train":
                 continue
             scores = bm25.get(qid, {})
