@@ -34,8 +34,12 @@ let package = Package(
         .target(name: "FileReading"),
         // Text -> token ids (SentencePiece unigram, from spiece.model or tokenizer.json).
         .target(name: "SentencePiece", dependencies: ["FileReading"], swiftSettings: optimizedEvenInDebug),
+        // The T5 forward pass's elementwise kernels (norms, softmax, GELU, int8 (de)quantisation) in C, compiled
+        // for AVX2+FMA and for the baseline, one picked at run time (Swift has no per-function target).
+        .target(name: "T5Kernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
         // Checkpoint loading and the T5 encoder/decoder over flat buffers.
-        .target(name: "T5", dependencies: ["COpenBLAS", "CDNNL", "FileReading"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "T5", dependencies: ["COpenBLAS", "CDNNL", "T5Kernels", "FileReading"],
+                swiftSettings: optimizedEvenInDebug),
         // The offline data side: TREC runs and qrels, ranking metrics (and the first stage).
         .target(name: "Retrieval", dependencies: [.product(name: "HeapModule", package: "swift-collections")]),
         // Prompt templates, truncation and scoring of (query, document) pairs.

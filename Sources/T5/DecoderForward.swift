@@ -3,9 +3,9 @@ import Foundation
 /// Runs the decoder stack on the same `prefix` for every sequence of `pack` (causal self-attention within each
 /// prefix, cross-attention to that sequence's rows of `encoded`) and writes the final-normed hidden state of
 /// each sequence's LAST prefix position to out: [pack.lengths.count, d_model].
-/// encoded: [pack.rows, d_model] from encoder_forward.
+/// encoded: [pack.rows, d_model] from encoder_forward. Activations live in `workspace`.
 func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encoded: UnsafePointer<Float>,
-                     pack: PackedSequences, weights w: T5Weights) {
+                     pack: PackedSequences, weights w: T5Weights, workspace: ForwardWorkspace) {
     let c = w.config
     let count = pack.lengths.count
     let length = prefix.count
@@ -14,17 +14,14 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
     let inner = c.innerDim
     let ffnWidth = c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF
 
-    let residual = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-    let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-    let qkv = UnsafeMutablePointer<Float>.allocate(capacity: rows * 3 * inner)
-    let crossKV = UnsafeMutablePointer<Float>.allocate(capacity: pack.rows * 2 * inner)
-    let attended = UnsafeMutablePointer<Float>.allocate(capacity: rows * inner)
-    let hidden = UnsafeMutablePointer<Float>.allocate(capacity: rows * ffnWidth)
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: length * max(length, pack.maxLength))
-    let biasValues = UnsafeMutablePointer<Float>.allocate(capacity: c.numHeads * (2 * length - 1))
-    defer {
-        for buffer in [residual, normed, qkv, crossKV, attended, hidden, scores, biasValues] { buffer.deallocate() }
-    }
+    let residual = workspace.residual.reserve(rows * d)
+    let normed = workspace.normed.reserve(rows * d)
+    let qkv = workspace.qkv.reserve(rows * 3 * inner)
+    let crossKV = workspace.crossKV.reserve(pack.rows * 2 * inner)
+    let attended = workspace.attended.reserve(rows * inner)
+    let hidden = workspace.hidden.reserve(rows * ffnWidth)
+    let scores = workspace.scores.reserve(length * max(length, pack.maxLength))
+    let biasValues = workspace.positionBias.reserve(c.numHeads * (2 * length - 1))
 
     for s in 0..<count {
         embedding_forward(residual + s * length * d, ids: prefix, table: w[w.layout.shared], dim: d)
@@ -36,7 +33,7 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
 
     for layer in w.layout.decoderLayers {
         rmsnorm_forward(normed, residual, w[layer.selfAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        w.exact.linear(qkv, normed, layer.selfAttention.q, rows: rows, inDim: d, outDim: 3 * inner)
+        w.linear(qkv, normed, layer.selfAttention.q, rows: rows, inDim: d, outDim: 3 * inner)
         for s in 0..<count {
             let base = qkv + s * length * 3 * inner
             attention_forward(
@@ -44,13 +41,13 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
                 v: base + 2 * inner, ldv: 3 * inner, positionBias: positionBias, queryLength: length,
                 keyLength: length, heads: c.numHeads, dKV: c.dKV, causal: true, scores: scores)
         }
-        w.exact.linear(residual, attended, layer.selfAttention.o, rows: rows, inDim: inner, outDim: d,
+        w.linear(residual, attended, layer.selfAttention.o, rows: rows, inDim: inner, outDim: d,
                        accumulate: true)
 
         // Cross-attention: q from the decoder, k and v (adjacent in the block) from the encoder output.
         let cross = layer.crossAttention
         rmsnorm_forward(normed, residual, w[layer.crossAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        w.exact.linear(qkv, normed, cross.q, rows: rows, inDim: d, outDim: inner)
+        w.linear(qkv, normed, cross.q, rows: rows, inDim: d, outDim: inner)
         w.linear(crossKV, encoded, cross.k, rows: pack.rows, inDim: d, outDim: 2 * inner)
         for (s, (offset, encodedLength)) in zip(pack.offsets, pack.lengths).enumerated() {
             let keys = crossKV + offset * 2 * inner
@@ -59,10 +56,10 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
                 ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: length,
                 keyLength: encodedLength, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
         }
-        w.exact.linear(residual, attended, cross.o, rows: rows, inDim: inner, outDim: d, accumulate: true)
+        w.linear(residual, attended, cross.o, rows: rows, inDim: inner, outDim: d, accumulate: true)
 
         rmsnorm_forward(normed, residual, w[layer.feedForwardNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
-        feed_forward_forward(residual, normed, hidden, layer.feedForward, rows: rows, weights: w.exact)
+        feed_forward_forward(residual, normed, hidden, layer.feedForward, rows: rows, weights: w)
     }
     for s in 0..<count {
         rmsnorm_forward(out + s * d, residual + (s * length + length - 1) * d, w[w.layout.decoderFinalNorm], rows: 1,

@@ -1,22 +1,19 @@
 /// Runs the encoder stack on `sequences` packed as `pack` (each at its true length, so no mask) and writes the
-/// final-normed hidden states to out: [pack.rows, d_model].
+/// final-normed hidden states to out: [pack.rows, d_model]. Activations live in `workspace`.
 func encoder_forward(_ out: UnsafeMutablePointer<Float>, sequences: [[Int32]], pack: PackedSequences,
-                     weights w: T5Weights) {
+                     weights w: T5Weights, workspace: ForwardWorkspace) {
     let c = w.config
     let rows = pack.rows
     let d = c.dModel
     let inner = c.innerDim
     let ffnWidth = c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF
 
-    let normed = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-    let qkv = UnsafeMutablePointer<Float>.allocate(capacity: rows * 3 * inner)
-    let attended = UnsafeMutablePointer<Float>.allocate(capacity: rows * inner)
-    let hidden = UnsafeMutablePointer<Float>.allocate(capacity: rows * ffnWidth)
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: pack.maxLength * pack.maxLength)
-    let biasValues = UnsafeMutablePointer<Float>.allocate(capacity: c.numHeads * (2 * pack.maxLength - 1))
-    defer {
-        for buffer in [normed, qkv, attended, hidden, scores, biasValues] { buffer.deallocate() }
-    }
+    let normed = workspace.normed.reserve(rows * d)
+    let qkv = workspace.qkv.reserve(rows * 3 * inner)
+    let attended = workspace.attended.reserve(rows * inner)
+    let hidden = workspace.hidden.reserve(rows * ffnWidth)
+    let scores = workspace.scores.reserve(pack.maxLength * pack.maxLength)
+    let biasValues = workspace.positionBias.reserve(c.numHeads * (2 * pack.maxLength - 1))
 
     // The residual stream lives in `out` throughout.
     for (s, ids) in sequences.enumerated() {

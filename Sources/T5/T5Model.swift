@@ -1,6 +1,7 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+import T5Kernels
 
 /// Token ids the model cannot run: checked before any work, so no input can crash the process.
 public enum T5InputError: Error, Equatable, CustomStringConvertible {
@@ -42,9 +43,15 @@ public final class T5Model: @unchecked Sendable {
     public let config: T5Config
     /// Set before the model is shared between threads.
     public var parallelism: Parallelism = .sequences
-    /// Set before the model is shared between threads.
-    public var precision: Precision = .fp32
-    private let quantized = QuantizedWeights()
+    /// Set before the model is shared between threads; setting `.int8` quantises the weights (once).
+    public var precision: Precision = .fp32 {
+        didSet {
+            guard precision != oldValue else { return }
+            quantized = precision == .int8 ? QuantizedWeights(base: block, layout: layout, config: config) : nil
+        }
+    }
+    private var quantized: QuantizedWeights?
+    private let workspaces = WorkspacePool()
     /// Workers of `.sequences` mode; set before the model is shared between threads.
     public var workers = CPUBudget.cores
     /// Most token rows packed into one forward pass (a longer single sequence forms its own pack); bounds
@@ -104,6 +111,10 @@ public final class T5Model: @unchecked Sendable {
     /// The parameter block, for copying (training starts from it).
     var parameterBlock: UnsafePointer<Float> { UnsafePointer(block) }
 
+    /// The instruction set the elementwise kernels run on this CPU: "avx2+fma" or "baseline"
+    /// (RERANK_KERNELS=baseline forces the fallback).
+    public static var kernelISA: String { String(cString: t5_kernels_isa()) }
+
     /// Number of fp32 parameters in the block.
     public var parameterCount: Int { layout.parameterCount }
 
@@ -151,19 +162,18 @@ public final class T5Model: @unchecked Sendable {
 
     /// Scores sequences packed into one set of token rows.
     private func score(_ sequences: [[Int32]], decoderPrefix: [Int32], vocabIDs: [Int32]) -> [[Float]] {
-        let weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block),
-                                int8: precision == .int8 ? quantized : nil)
-        let pack = PackedSequences(lengths: sequences.map(\.count))
-        let encoded = UnsafeMutablePointer<Float>.allocate(capacity: pack.rows * config.dModel)
-        let hidden = UnsafeMutablePointer<Float>.allocate(capacity: sequences.count * config.dModel)
-        defer {
-            encoded.deallocate()
-            hidden.deallocate()
-        }
-        encoder_forward(encoded, sequences: sequences, pack: pack, weights: weights)
-        decoder_forward(hidden, prefix: decoderPrefix, encoded: encoded, pack: pack, weights: weights)
-        return (0..<sequences.count).map { s in
-            lm_head_forward(hidden: hidden + s * config.dModel, vocabIDs: vocabIDs, weights: weights)
+        workspaces.withWorkspace { workspace in
+            var weights = T5Weights(config: config, layout: layout, base: UnsafePointer(block))
+            if let quantized { weights.int8 = (quantized, workspace.int8) }
+            let pack = PackedSequences(lengths: sequences.map(\.count))
+            let encoded = workspace.encoded.reserve(pack.rows * config.dModel)
+            let hidden = workspace.decoded.reserve(sequences.count * config.dModel)
+            encoder_forward(encoded, sequences: sequences, pack: pack, weights: weights, workspace: workspace)
+            decoder_forward(hidden, prefix: decoderPrefix, encoded: encoded, pack: pack, weights: weights,
+                            workspace: workspace)
+            return (0..<sequences.count).map { s in
+                lm_head_forward(hidden: hidden + s * config.dModel, vocabIDs: vocabIDs, weights: weights)
+            }
         }
     }
 }

@@ -98,7 +98,8 @@ struct BenchCommand: ParsableCommand {
         let flops = documents.map { pointwiseFLOPs(config, length: $0.count) }.reduce(0, +) * Double(iterations)
         let lengths = documents.map(\.count)
         print("shape=\(self.model ?? shape.rawValue) batch=\(batch) tokens=\(lengths.min()!)...\(lengths.max()!) (mean \(lengths.reduce(0, +) / batch))"
-              + " threads=\(threads.rawValue) cores=\(cores) iterations=\(iterations)")
+              + " threads=\(threads.rawValue) cores=\(cores) iterations=\(iterations) precision=\(precision.rawValue)"
+              + " kernels=\(T5Model.kernelISA)")
         print(String(format: "swift docs/s %.2f  GFLOP/s %.1f  (%.1f ms/batch)", docsPerSecond, flops / seconds / 1e9,
                      seconds / Double(iterations) * 1000))
         // CPU time is steadier than wall time when other processes share the cores.

@@ -1,4 +1,5 @@
 import COpenBLAS
+import T5Kernels
 
 /// Multi-head attention for one sequence, T5 style: scores = q k^T with no 1/sqrt(d) scaling, plus the
 /// relative position bias, softmax in fp32, then the weighted sum of v. Both matmuls per head are sgemm.
@@ -36,35 +37,5 @@ func attention_forward(_ out: UnsafeMutablePointer<Float>, ldOut: Int,
 
 /// row[0..<visible] = softmax(row + bias) in place; bias (if any) is added elementwise first.
 func softmax_row_forward(_ row: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, visible: Int) {
-    var maxima = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
-    var j = 0
-    while j < visible {
-        let n = visible - j
-        var x = vector_load(row + j, count: n, fill: -.greatestFiniteMagnitude)
-        if let bias { x += vector_load(bias + j, count: n) }
-        vector_store(x, row + j, count: n)
-        maxima = vector_max(maxima, x)
-        j += 8
-    }
-    let maximum = maxima.max()
-    var sums = SIMD8<Float>(repeating: 0)
-    j = 0
-    while j < visible {
-        let n = visible - j
-        // Lanes past the row end must not count towards the sum.
-        var e = vector_exp(vector_load(row + j, count: n) - maximum)
-        if n < 8 {
-            for lane in n..<8 { e[lane] = 0 }
-        }
-        sums += e
-        vector_store(e, row + j, count: n)
-        j += 8
-    }
-    let inverse = 1 / sums.sum()
-    j = 0
-    while j < visible {
-        let n = visible - j
-        vector_store(vector_load(row + j, count: n) * inverse, row + j, count: n)
-        j += 8
-    }
+    t5_softmax_row(row, bias, visible)
 }

@@ -1,77 +1,74 @@
 import CDNNL
 import Foundation
-import Synchronization
+import T5Kernels
 
 /// A weight matrix [rows, cols] quantised symmetrically per output row: w[r][c] ~ values[r * cols + c] * scales[r].
 struct QuantizedMatrix: Sendable {
+    let rows: Int
+    let cols: Int
     let values: [Int8]
     let scales: [Float]
 
     init(_ weight: UnsafePointer<Float>, rows: Int, cols: Int) {
-        var values = [Int8](repeating: 0, count: rows * cols)
+        self.rows = rows
+        self.cols = cols
         var scales = [Float](repeating: 1, count: rows)
-        for r in 0..<rows {
-            let row = weight + r * cols
-            let scale = symmetricInt8Scale(row, count: cols)
-            scales[r] = scale
-            for c in 0..<cols { values[r * cols + c] = Int8((row[c] / scale).rounded(.toNearestOrEven)) }
+        values = [Int8](unsafeUninitializedCapacity: rows * cols) { values, count in
+            scales.withUnsafeMutableBufferPointer { t5_quantize_rows_s8(values.baseAddress, $0.baseAddress, weight, rows, cols) }
+            count = rows * cols
         }
-        self.values = values
         self.scales = scales
     }
 }
 
-/// The step that maps a row's largest magnitude to 127 (1 for an all-zero row).
-@inline(__always)
-func symmetricInt8Scale(_ row: UnsafePointer<Float>, count: Int) -> Float {
-    var largest: Float = 0
-    for c in 0..<count { largest = max(largest, abs(row[c])) }
-    return largest > 0 ? largest / 127 : 1
-}
+/// The int8 copies of the linear weights that `--precision int8` runs in int8, made once at load: the encoder's
+/// projections and the cross-attention keys/values, i.e. everything that runs over the document's token rows.
+/// The decoder's own layers see one row per document (a tenth of the time in int8, and noise for the score),
+/// so they keep the exact fp32 arithmetic. The choice depends on the layer, never on the batch.
+struct QuantizedWeights: Sendable {
+    /// Keyed by the fp32 weight's offset in the parameter block.
+    private let matrices: [Int: QuantizedMatrix]
 
-/// The int8 copies of a model's linear weights, made on first use of each (offset, shape) and kept.
-final class QuantizedWeights: Sendable {
-    private struct Key: Hashable { let offset, rows, cols: Int }
-    private let table = Mutex<[Key: QuantizedMatrix]>([:])
-
-    func matrix(_ base: UnsafePointer<Float>, offset: Int, rows: Int, cols: Int) -> QuantizedMatrix {
-        let key = Key(offset: offset, rows: rows, cols: cols)
-        if let hit = table.withLock({ $0[key] }) { return hit }
-        let made = QuantizedMatrix(base + offset, rows: rows, cols: cols)
-        return table.withLock { table in
-            if let raced = table[key] { return raced }
-            table[key] = made
-            return made
+    init(base: UnsafePointer<Float>, layout: T5ParameterLayout, config c: T5Config) {
+        let d = c.dModel, inner = c.innerDim
+        let ffnWidth = c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF
+        // Fused matrices: q|k|v, wi_0|wi_1 and cross k|v are adjacent in the block and run as one GEMM each.
+        var shapes: [(offset: Int, rows: Int, cols: Int)] = []
+        for layer in layout.encoderLayers {
+            shapes += [(layer.selfAttention.q, 3 * inner, d), (layer.selfAttention.o, d, inner),
+                       (layer.feedForward.wi0, ffnWidth, d), (layer.feedForward.wo, d, c.dFF)]
         }
+        for layer in layout.decoderLayers { shapes.append((layer.crossAttention.k, 2 * inner, d)) }
+        var matrices: [Int: QuantizedMatrix] = [:]
+        for shape in shapes {
+            matrices[shape.offset] = QuantizedMatrix(base + shape.offset, rows: shape.rows, cols: shape.cols)
+        }
+        self.matrices = matrices
     }
+
+    /// The int8 copy of the weight at `offset`, nil for a weight that stays fp32.
+    func matrix(offset: Int, rows: Int, cols: Int) -> QuantizedMatrix? {
+        guard let matrix = matrices[offset] else { return nil }
+        precondition(matrix.rows == rows && matrix.cols == cols, "int8 weight at \(offset) used with another shape")
+        return matrix
+    }
+
+    /// Bytes of int8 values and scales.
+    var byteCount: Int { matrices.values.reduce(0) { $0 + $1.values.count + 4 * $1.scales.count } }
 }
 
 /// out[rows, outDim] (+)= inp[rows, inDim] · weight^T with the weight in int8 (per output row) and each input
 /// row quantised on the fly to int8 by its own absolute maximum, products summed in int32 by oneDNN. Integer
 /// sums are exact, so a row's result does not depend on the other rows in the call (batch invariance holds).
 func matmul_int8_forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: QuantizedMatrix,
-                         rows: Int, inDim: Int, outDim: Int, ldIn: Int? = nil, ldOut: Int? = nil, accumulate: Bool = false) {
+                         rows: Int, inDim: Int, outDim: Int, ldIn: Int? = nil, ldOut: Int? = nil, accumulate: Bool = false,
+                         scratch: Int8Scratch) {
     OpenMPThreads.useOnePerCaller()
-    let ldIn = ldIn ?? inDim, ldOut = ldOut ?? outDim
+    let activations = scratch.activations.reserve(rows * inDim)
+    let rowScales = scratch.rowScales.reserve(rows)
+    let sums = scratch.sums.reserve(rows * outDim)
     // u8 = int8 + 128; oneDNN subtracts the A offset (128) exactly.
-    let activations = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * inDim)
-    let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-    let sums = UnsafeMutablePointer<Int32>.allocate(capacity: rows * outDim)
-    defer {
-        activations.deallocate()
-        rowScales.deallocate()
-        sums.deallocate()
-    }
-    for r in 0..<rows {
-        let row = inp + r * ldIn
-        let scale = symmetricInt8Scale(row, count: inDim)
-        rowScales[r] = scale
-        let inverse = 1 / scale
-        let quantized = activations + r * inDim
-        for c in 0..<inDim {
-            quantized[c] = UInt8(truncatingIfNeeded: Int32((row[c] * inverse).rounded(.toNearestOrEven)) &+ 128)
-        }
-    }
+    t5_quantize_rows_u8(activations, rowScales, inp, ldIn ?? inDim, rows, inDim)
     var offsetC: Int32 = 0
     weight.values.withUnsafeBufferPointer { values in
         _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
@@ -79,14 +76,8 @@ func matmul_int8_forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointe
                               values.baseAddress, Int64(inDim), 0, 0, sums, Int64(outDim), &offsetC)
     }
     weight.scales.withUnsafeBufferPointer { columnScales in
-        for r in 0..<rows {
-            let target = out + r * ldOut, source = sums + r * outDim, rowScale = rowScales[r]
-            if accumulate {
-                for c in 0..<outDim { target[c] += Float(source[c]) * rowScale * columnScales[c] }
-            } else {
-                for c in 0..<outDim { target[c] = Float(source[c]) * rowScale * columnScales[c] }
-            }
-        }
+        t5_dequantize_rows(out, ldOut ?? outDim, sums, rowScales, columnScales.baseAddress, rows, outDim,
+                           accumulate ? 1 : 0)
     }
 }
 
