@@ -17,10 +17,10 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
     let residual = workspace.residual.reserve(rows * d)
     let normed = workspace.normed.reserve(rows * d)
     let qkv = workspace.qkv.reserve(rows * 3 * inner)
-    let crossKV = workspace.crossKV.reserve(pack.rows * 2 * inner)
+    let folded = workspace.folded.reserve(2 * c.numHeads * length * d)
     let attended = workspace.attended.reserve(rows * inner)
     let hidden = workspace.hidden.reserve(rows * ffnWidth)
-    let scores = workspace.scores.reserve(length * max(length, pack.maxLength))
+    let scores = workspace.scores.reserve(length * max(length, c.numHeads * pack.maxLength))
     let biasValues = workspace.positionBias.reserve(c.numHeads * (2 * length - 1))
 
     for s in 0..<count {
@@ -44,17 +44,15 @@ func decoder_forward(_ out: UnsafeMutablePointer<Float>, prefix: [Int32], encode
         w.linear(residual, attended, layer.selfAttention.o, rows: rows, inDim: inner, outDim: d,
                        accumulate: true)
 
-        // Cross-attention: q from the decoder, k and v (adjacent in the block) from the encoder output.
+        // Cross-attention: q from the decoder, keys and values folded in (cross_attention_forward).
         let cross = layer.crossAttention
         rmsnorm_forward(normed, residual, w[layer.crossAttentionNorm], rows: rows, dim: d, eps: c.layerNormEpsilon)
         w.linear(qkv, normed, cross.q, rows: rows, inDim: d, outDim: inner)
-        w.linear(crossKV, encoded, cross.k, rows: pack.rows, inDim: d, outDim: 2 * inner)
         for (s, (offset, encodedLength)) in zip(pack.offsets, pack.lengths).enumerated() {
-            let keys = crossKV + offset * 2 * inner
-            attention_forward(
-                attended + s * length * inner, ldOut: inner, q: qkv + s * length * inner, ldq: inner, k: keys,
-                ldk: 2 * inner, v: keys + inner, ldv: 2 * inner, positionBias: nil, queryLength: length,
-                keyLength: encodedLength, heads: c.numHeads, dKV: c.dKV, causal: false, scores: scores)
+            cross_attention_forward(
+                attended + s * length * inner, ldOut: inner, q: qkv + s * length * inner, ldq: inner,
+                encoded: encoded + offset * d, wk: w[cross.k], wv: w[cross.v], queryLength: length,
+                keyLength: encodedLength, heads: c.numHeads, dKV: c.dKV, dModel: d, folded: folded, scores: scores)
         }
         w.linear(residual, attended, cross.o, rows: rows, inDim: inner, outDim: d, accumulate: true)
 

@@ -26,7 +26,7 @@ final class ForwardWorkspace {
     let residual = ScratchBuffer<Float>()
     let normed = ScratchBuffer<Float>()
     let qkv = ScratchBuffer<Float>()
-    let crossKV = ScratchBuffer<Float>()
+    let folded = ScratchBuffer<Float>()
     let attended = ScratchBuffer<Float>()
     let hidden = ScratchBuffer<Float>()
     let scores = ScratchBuffer<Float>()

@@ -48,6 +48,10 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Training benchmark: RankNet steps (forward, backward, clipping, AdamW) over --batch "
         + "documents in queries of --candidates, the same documents as Scripts/bench/pytorch_train.py."))
     var train = false
+    @Option(help: ArgumentHelp("Also write the benchmark documents' scores here as JSON: the ▁Yes logit and its "
+        + "log-probability over the whole vocabulary, one per document (to compare precisions and engines "
+        + "on identical inputs: Scripts/bench/int8_quality.py).", valueName: "file"))
+    var scoresOut: String?
     @Option(help: "Passage length in tokens of --cost (PRP cuts passages to 100 words, about 130 tokens).")
     var passageTokens = 100
 
@@ -87,6 +91,7 @@ struct BenchCommand: ParsableCommand {
         let yes: [Int32] = [Int32(min(2163, config.vocabSize - 1))]  // ▁Yes in the T5 vocabulary
 
         _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
+        if let scoresOut { try writeScores(model, documents: documents, yes: yes[0], to: scoresOut) }
         let cpuStart = SgemmBenchmark.processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {
@@ -165,6 +170,18 @@ extension BenchCommand {
 }
 
 extension BenchCommand {
+    func writeScores(_ model: T5Model, documents: [[Int32]], yes: Int32, to path: String) throws {
+        let vocabulary = (0..<Int32(model.config.vocabSize)).map { $0 }
+        let logits = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: vocabulary)
+        let logProbs = logits.map { row in
+            let largest = row.max()!
+            let normaliser = Double(largest) + log(row.reduce(0.0) { $0 + exp(Double($1 - largest)) })
+            return Float(Double(row[Int(yes)]) - normaliser)
+        }
+        let json = "{\"logit\":\(jsonArray(logits.map { $0[Int(yes)] })),\"log_prob\":\(jsonArray(logProbs))}\n"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
     func reportTraining(_ model: T5Model) throws {
         let documents = benchDocuments(seed: seed, count: batch, meanLength: tokens, vocabSize: model.config.vocabSize)
         let queries = stride(from: 0, to: batch, by: candidates).map {

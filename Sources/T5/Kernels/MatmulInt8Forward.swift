@@ -22,9 +22,9 @@ struct QuantizedMatrix: Sendable {
 }
 
 /// The int8 copies of the linear weights that `--precision int8` runs in int8, made once at load: the encoder's
-/// projections and the cross-attention keys/values, i.e. everything that runs over the document's token rows.
-/// The decoder's own layers see one row per document (a tenth of the time in int8, and noise for the score),
-/// so they keep the exact fp32 arithmetic. The choice depends on the layer, never on the batch.
+/// projections, i.e. everything that runs over the document's token rows. The decoder sees a few rows per
+/// document (its cross-attention folds the key/value projections into those rows), so it keeps the exact
+/// fp32 arithmetic. The choice depends on the layer, never on the batch.
 struct QuantizedWeights: Sendable {
     /// Keyed by the fp32 weight's offset in the parameter block.
     private let matrices: [Int: QuantizedMatrix]
@@ -32,13 +32,12 @@ struct QuantizedWeights: Sendable {
     init(base: UnsafePointer<Float>, layout: T5ParameterLayout, config c: T5Config) {
         let d = c.dModel, inner = c.innerDim
         let ffnWidth = c.feedForward == .gatedGelu ? 2 * c.dFF : c.dFF
-        // Fused matrices: q|k|v, wi_0|wi_1 and cross k|v are adjacent in the block and run as one GEMM each.
+        // Fused matrices: q|k|v and wi_0|wi_1 are adjacent in the block and run as one GEMM each.
         var shapes: [(offset: Int, rows: Int, cols: Int)] = []
         for layer in layout.encoderLayers {
             shapes += [(layer.selfAttention.q, 3 * inner, d), (layer.selfAttention.o, d, inner),
                        (layer.feedForward.wi0, ffnWidth, d), (layer.feedForward.wo, d, c.dFF)]
         }
-        for layer in layout.decoderLayers { shapes.append((layer.crossAttention.k, 2 * inner, d)) }
         var matrices: [Int: QuantizedMatrix] = [:]
         for shape in shapes {
             matrices[shape.offset] = QuantizedMatrix(base + shape.offset, rows: shape.rows, cols: shape.cols)

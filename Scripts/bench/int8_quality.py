@@ -1,0 +1,97 @@
+"""int8 against fp32 on identical inputs, for rerank-admin and for CTranslate2, in one run.
+
+One random FLAN-T5 checkpoint (the weights of ctranslate2_pointwise.py), the benchmark's documents (same
+splitmix64 stream), and four scorers: `rerank-admin bench --scores-out` in fp32 and int8, CTranslate2
+`score_batch` in float32 and int8. Each engine's int8 scores are compared with its own float32 ones by
+Kendall's tau-b over all documents; the score is log P(▁Yes) over the whole vocabulary (what score_batch
+returns; rerank-admin writes it beside the raw logit). Random weights are a hard case for quantisation, so
+the comparison between the engines is the figure, not the absolute tau.
+Usage: python Scripts/bench/int8_quality.py [--shape small] [--batch 96] [--tokens 256]
+(a venv of Scripts/bench/requirements-ctranslate2.txt; builds rerank-admin first with `swift build -c release`).
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import ctranslate2
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from ctranslate2_pointwise import convert  # noqa: E402
+from pytorch_pointwise import SHAPES, bench_documents  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def kendall_tau_b(x, y):
+    concordant = discordant = ties_x = ties_y = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    denominator = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator else float("nan")
+
+
+def ours(admin, checkpoint, precision, args, directory):
+    out = directory / f"ours-{precision}.json"
+    subprocess.run([admin, "bench", "--model", str(checkpoint), "--batch", str(args.batch), "--tokens",
+                    str(args.tokens), "--iterations", "1", "--precision", precision, "--scores-out", str(out)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+def ct2(path, vocabulary, compute_type, docs):
+    translator = ctranslate2.Translator(str(path), device="cpu", compute_type=compute_type, inter_threads=2,
+                                        intra_threads=1)
+    source = [[vocabulary[i] for i in doc] for doc in docs]
+    target = [[vocabulary[2163]] for _ in docs]
+    return [result.log_probs[0] for result in translator.score_batch(source, target, max_batch_size=8)]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    parser.add_argument("--batch", type=int, default=96)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    subprocess.run(["swift", "build", "-c", "release", "--product", "rerank-admin"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    admin = str(ROOT / ".build/release/rerank-admin")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = pathlib.Path(tmp)
+        path, vocabulary = convert(args.shape, directory)
+        docs = bench_documents(args.seed, args.batch, args.tokens)
+        fp32, int8 = ours(admin, directory / "hf", "fp32", args, directory), ours(admin, directory / "hf", "int8", args, directory)
+        ct2_fp32, ct2_int8 = ct2(path, vocabulary, "float32", docs), ct2(path, vocabulary, "int8", docs)
+
+    # Both engines ran the same model on the same documents: their float32 scores agree.
+    agreement = max(abs(a - b) for a, b in zip(fp32["log_prob"], ct2_fp32))
+    spread = max(fp32["log_prob"]) - min(fp32["log_prob"])
+    print(f"shape={args.shape} documents={args.batch} tokens~{args.tokens}: fp32 log P(Yes) spans {spread:.3f}; "
+          f"rerank-admin fp32 vs CTranslate2 float32: max |difference| {agreement:.2e}")
+    ours_tau = kendall_tau_b(fp32["log_prob"], int8["log_prob"])
+    ct2_tau = kendall_tau_b(ct2_fp32, ct2_int8)
+    logit_tau = kendall_tau_b(fp32["logit"], int8["logit"])
+    print(f"Kendall tau int8 vs fp32: rerank-admin {ours_tau:.4f} (raw logit {logit_tau:.4f}), "
+          f"CTranslate2 {ct2_tau:.4f}")
+    largest = max(abs(a - b) for a, b in zip(fp32["log_prob"], int8["log_prob"]))
+    ct2_largest = max(abs(a - b) for a, b in zip(ct2_fp32, ct2_int8))
+    print(f"largest |int8 - fp32| of log P(Yes): rerank-admin {largest:.4f}, CTranslate2 {ct2_largest:.4f}")
+
+
+if __name__ == "__main__":
+    main()
