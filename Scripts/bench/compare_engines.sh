@@ -3,7 +3,15 @@
 # documents, interleaved per shape, in one run: prints docs/s and our two precisions' ratios to each engine.
 # Usage: Scripts/bench/compare_engines.sh [iterations] [shapes]   (PYTHON: a venv of
 # Scripts/bench/requirements-ctranslate2.txt, default /tmp/ct2-venv/bin/python)
+# AVX2_ONLY=1 holds every engine to AVX2+FMA, as on the servers we target (no AVX-512, no VNNI): OpenBLAS's
+# Haswell kernels, oneDNN and CTranslate2 capped at AVX2, PyTorch's AVX2 build of its kernels.
 set -euo pipefail
+isa="all this CPU has"
+if [ "${AVX2_ONLY:-0}" = 1 ]; then
+    isa="AVX2+FMA only (AVX2_ONLY=1)"
+    export OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 CT2_FORCE_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 \
+        MKL_ENABLE_INSTRUCTIONS=AVX2
+fi
 cd "$(dirname "$0")/../.."
 iterations="${1:-3}"
 shapes="${2:-small base}"
@@ -13,6 +21,7 @@ admin=.build/release/rerank-admin
 rate() { sed -n 's/.*docs\/s \([0-9.]*\).*/\1/p' | head -1; }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "instruction sets: $isa; $("$admin" bench --iterations 1 --batch 2 --tokens 8 --precision int8 | head -1 | sed 's/.*kernels=//')"
 printf '%-6s %-22s %8s %12s %12s\n' shape engine docs/s "fp32 ours/it" "int8 ours/it"
 for shape in $shapes; do
     ours=$("$admin" bench --shape "$shape" --iterations "$iterations" | rate)

@@ -6,6 +6,9 @@ splitmix64 stream), and four scorers: `rerank-admin bench --scores-out` in fp32 
 Kendall's tau-b over all documents; the score is log P(▁Yes) over the whole vocabulary (what score_batch
 returns; rerank-admin writes it beside the raw logit). Random weights are a hard case for quantisation, so
 the comparison between the engines is the figure, not the absolute tau.
+Then the same for a trained model on its own data: the embedded demo student (Models/demo) ranks all 144
+passages of Scripts/demo/topics.json for each of its 108 queries through `rerank-admin score` in both
+precisions; reported are the mean per-query tau and how often the top passage stays the same.
 Usage: python Scripts/bench/int8_quality.py [--shape small] [--batch 96] [--tokens 256]
 (a venv of Scripts/bench/requirements-ctranslate2.txt; builds rerank-admin first with `swift build -c release`).
 """
@@ -91,6 +94,22 @@ def main():
     largest = max(abs(a - b) for a, b in zip(fp32["log_prob"], int8["log_prob"]))
     ct2_largest = max(abs(a - b) for a, b in zip(ct2_fp32, ct2_int8))
     print(f"largest |int8 - fp32| of log P(Yes): rerank-admin {largest:.4f}, CTranslate2 {ct2_largest:.4f}")
+    demo(admin)
+
+
+def demo(admin):
+    topics = json.loads((ROOT / "Scripts/demo/topics.json").read_text())
+    passages = [p for topic in topics for p in topic["passages"]]
+    lines = "".join(json.dumps({"query": q, "documents": passages}) + "\n" for topic in topics for q in topic["queries"])
+    scores = {}
+    for precision in ("fp32", "int8"):
+        run = subprocess.run([admin, "score", "--model", str(ROOT / "Models/demo"), "--precision", precision],
+                             input=lines, capture_output=True, text=True, check=True)
+        scores[precision] = [json.loads(line)["scores"] for line in run.stdout.splitlines()]
+    taus = [kendall_tau_b(a, b) for a, b in zip(scores["fp32"], scores["int8"])]
+    same_top = sum(a.index(max(a)) == b.index(max(b)) for a, b in zip(scores["fp32"], scores["int8"]))
+    print(f"demo student (Models/demo) on its {len(taus)} queries x {len(passages)} passages: mean Kendall tau "
+          f"int8 vs fp32 {sum(taus) / len(taus):.4f} (lowest {min(taus):.4f}), same top passage {same_top}/{len(taus)}")
 
 
 if __name__ == "__main__":

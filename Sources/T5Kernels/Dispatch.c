@@ -8,7 +8,7 @@
     void softmax_row_##suffix(float *, const float *, long);                                                  \
     void gated_gelu_##suffix(float *, long, long);                                                           \
     void quantize_rows_u8_##suffix(uint8_t *, float *, const float *, long, long, long);                     \
-    void quantize_rows_s8_##suffix(int8_t *, float *, const float *, long, long);                            \
+    void quantize_rows_s8_##suffix(int8_t *, float *, const float *, long, long, int);                                \
     void dequantize_rows_##suffix(float *, long, const int32_t *, const float *, const float *, long, long, int);
 
 DECLARE(baseline)
@@ -48,8 +48,8 @@ void t5_quantize_rows_u8(uint8_t *out, float *scales, const float *in, long ld_i
     DISPATCH(quantize_rows_u8, out, scales, in, ld_in, rows, cols);
 }
 
-void t5_quantize_rows_s8(int8_t *out, float *scales, const float *in, long rows, long cols) {
-    DISPATCH(quantize_rows_s8, out, scales, in, rows, cols);
+void t5_quantize_rows_s8(int8_t *out, float *scales, const float *in, long rows, long cols, int levels) {
+    DISPATCH(quantize_rows_s8, out, scales, in, rows, cols, levels);
 }
 
 void t5_dequantize_rows(float *out, long ld_out, const int32_t *sums, const float *row_scales, const float *col_scales,

@@ -135,8 +135,8 @@ void KERNEL(gated_gelu)(float *h, long rows, long d_ff) {
     }
 }
 
-// max|row| / 127, or 1 for an all-zero row.
-INLINE float KERNEL(int8_scale)(const float *row, long cols) {
+// max|row| / levels, or 1 for an all-zero row.
+INLINE float KERNEL(int8_scale)(const float *row, long cols, float levels) {
     f32x8 maxima = KERNEL(splat)(0);
     float largest = 0;
     long c = 0;
@@ -144,7 +144,7 @@ INLINE float KERNEL(int8_scale)(const float *row, long cols) {
     for (; c < cols; c++) largest = fabsf(row[c]) > largest ? fabsf(row[c]) : largest;
     float m = KERNEL(largest)(maxima);
     largest = m > largest ? m : largest;
-    return largest > 0 ? largest / 127.0f : 1.0f;
+    return largest > 0 ? largest / levels : 1.0f;
 }
 
 // round_half_even(x) for |x| <= 2^22 (here at most 127): adding and removing 1.5 * 2^23 rounds in the FPU's
@@ -163,7 +163,7 @@ void KERNEL(quantize_rows_u8)(uint8_t *out, float *scales, const float *in, long
     for (long r = 0; r < rows; r++) {
         const float *row = in + r * ld_in;
         uint8_t *q = out + r * cols;
-        float scale = KERNEL(int8_scale)(row, cols);
+        float scale = KERNEL(int8_scale)(row, cols, 127.0f);
         scales[r] = scale;
         float inverse = 1.0f / scale;
         long c = 0;
@@ -175,10 +175,10 @@ void KERNEL(quantize_rows_u8)(uint8_t *out, float *scales, const float *in, long
     }
 }
 
-void KERNEL(quantize_rows_s8)(int8_t *out, float *scales, const float *in, long rows, long cols) {
+void KERNEL(quantize_rows_s8)(int8_t *out, float *scales, const float *in, long rows, long cols, int levels) {
     for (long r = 0; r < rows; r++) {
         const float *row = in + r * cols;
-        float scale = KERNEL(int8_scale)(row, cols);
+        float scale = KERNEL(int8_scale)(row, cols, (float)levels);
         scales[r] = scale;
         for (long c = 0; c < cols; c++) out[r * cols + c] = (int8_t)KERNEL(round_one)(row[c] / scale);
     }

@@ -92,24 +92,25 @@ struct BenchCommand: ParsableCommand {
 
         _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
         if let scoresOut { try writeScores(model, documents: documents, yes: yes[0], to: scoresOut) }
-        let cpuStart = SgemmBenchmark.processCPUSeconds()
+        let cpuStart = GemmBenchmark.processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {
             _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let cpuSeconds = SgemmBenchmark.processCPUSeconds() - cpuStart
+        let cpuSeconds = GemmBenchmark.processCPUSeconds() - cpuStart
         let docsPerSecond = Double(batch * iterations) / seconds
         let flops = documents.map { pointwiseFLOPs(config, length: $0.count) }.reduce(0, +) * Double(iterations)
         let lengths = documents.map(\.count)
         print("shape=\(self.model ?? shape.rawValue) batch=\(batch) tokens=\(lengths.min()!)...\(lengths.max()!) (mean \(lengths.reduce(0, +) / batch))"
               + " threads=\(threads.rawValue) cores=\(cores) iterations=\(iterations) precision=\(precision.rawValue)"
-              + " kernels=\(T5Model.kernelISA)")
+              + " kernels=\(T5Model.kernelISA)" + (precision == .int8 ? ", \(T5Model.int8Description)" : ""))
         print(String(format: "swift docs/s %.2f  GFLOP/s %.1f  (%.1f ms/batch)", docsPerSecond, flops / seconds / 1e9,
                      seconds / Double(iterations) * 1000))
         // CPU time is steadier than wall time when other processes share the cores.
         print(String(format: "swift CPU %.2f s: docs per CPU-second %.2f, GFLOP per CPU-second %.1f", cpuSeconds,
                      Double(batch * iterations) / cpuSeconds, flops / cpuSeconds / 1e9))
+        reportPeak(config, modelGFLOPs: flops / seconds / 1e9, cores: cores)
 
         if sgemm {
             // The model's GEMMs: projections over a pack of token rows (a worker's share of the batch), and the
@@ -120,9 +121,9 @@ struct BenchCommand: ParsableCommand {
                           ("o", rows, d, inner), ("q k^T", tokens, tokens, config.dKV)]
             for (label, m, n, k) in shapes {
                 let repetitions = max(2, Int(2e10 / (2 * Double(m * n * k))))
-                let alone = SgemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
+                let alone = GemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: cores,
                                                 blasThreads: 1)
-                let spread = SgemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
+                let spread = GemmBenchmark.rate(m: m, n: n, k: k, repetitions: repetitions, concurrent: 1,
                                                  blasThreads: cores)
                 let shape = String(format: "sgemm %-9@ m=%4d n=%4d k=%4d:", label, m, n, k)
                 let aloneText = String(format: "%6.1f GFLOP/s (%5.1f per CPU-s)", alone.wall, alone.perCPUSecond)
@@ -170,6 +171,21 @@ extension BenchCommand {
 }
 
 extension BenchCommand {
+    /// The GEMM alone at the model's largest shape (the feed-forward input projection over one worker's pack),
+    /// one per core as `.sequences` runs them: what the model's GFLOP/s compares with.
+    func reportPeak(_ config: T5Config, modelGFLOPs: Double, cores: Int) {
+        let ffnWidth = config.feedForward == .gatedGelu ? 2 * config.dFF : config.dFF
+        let m = min(2048, (batch + cores - 1) / cores * tokens), n = ffnWidth, k = config.dModel
+        let work = 2 * Double(m * n * k)
+        let sgemm = GemmBenchmark.rate(m: m, n: n, k: k, repetitions: max(2, Int(2e10 / work)), concurrent: cores,
+                                       blasThreads: 1)
+        let int8 = GemmBenchmark.int8Rate(m: m, n: n, k: k, repetitions: max(2, Int(6e10 / work)), concurrent: cores)
+        let peak = precision == .int8 ? int8.wall : sgemm.wall
+        print(String(format: "peak at m=%d n=%d k=%d, %d x 1 thread: sgemm %.1f GFLOP/s, int8 GEMM %.1f GOP/s; "
+                     + "this run reached %.0f%% of the %@ peak", m, n, k, cores, sgemm.wall, int8.wall,
+                     100 * modelGFLOPs / peak, precision == .int8 ? "int8" : "sgemm"))
+    }
+
     func writeScores(_ model: T5Model, documents: [[Int32]], yes: Int32, to path: String) throws {
         let vocabulary = (0..<Int32(model.config.vocabSize)).map { $0 }
         let logits = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: vocabulary)
@@ -234,12 +250,14 @@ func benchDocuments(seed: UInt64, count: Int, meanLength: Int, vocabSize: Int = 
     }
 }
 
-/// Multiply-add FLOPs of one pointwise score: encoder, cross-attention keys/values, one decoder step, one logit.
+/// FLOPs (2 per multiply-add) of one pointwise score as the model computes it: the encoder, one decoder step
+/// with the cross-attention's key/value projections folded into it (2 heads L d each way), one logit.
 func pointwiseFLOPs(_ c: T5Config, length: Int) -> Double {
     let L = Double(length), d = Double(c.dModel), inner = Double(c.innerDim), ff = Double(c.dFF)
     let ffnWeights = c.feedForward == .gatedGelu ? 3 * d * ff : 2 * d * ff
     let encoderLayer = L * (4 * d * inner + ffnWeights) + 2 * L * L * inner
-    let decoderLayer = 2 * L * d * inner + (4 * d * inner + ffnWeights) + 2 * L * inner
+    let crossAttention = 2 * d * inner + 2 * inner * d + 2 * Double(c.numHeads) * L * d
+    let decoderLayer = 4 * d * inner + crossAttention + ffnWeights + 2 * inner
     return 2 * (Double(c.numLayers) * encoderLayer + Double(c.numDecoderLayers) * decoderLayer + d)
 }
 

@@ -59,4 +59,21 @@ final class ElementwiseKernelTests: XCTestCase {
             XCTAssertEqual(out[r * 10 + 9], 1)
         }
     }
+
+    /// Weights: signed, no offset, the row's largest magnitude at +-levels (127 with VNNI, 63 without).
+    func testWeightQuantisationUsesTheGivenLevels() {
+        let rows: [Float] = [-2, 1, 0.5, 0.25, 2, 1.5, 0, 0, 0, -0.75]  // 2 rows x 5
+        var values = [Int8](repeating: 0, count: 10)
+        var scales = [Float](repeating: 0, count: 2)
+        t5_quantize_rows_s8(&values, &scales, rows, 2, 5, 127)
+        XCTAssertEqual(scales, [2 / 127, 1.5 / 127])
+        XCTAssertEqual(values, [-127, 64, 32, 16, 127, 127, 0, 0, 0, -64])
+        t5_quantize_rows_s8(&values, &scales, rows, 2, 5, 63)
+        XCTAssertEqual(scales, [2 / 63, 1.5 / 63])
+        // 1 / (2/63) is 31.499998 in fp32, so it rounds down: the same division in Swift is the reference.
+        let expected = rows.enumerated().map { Int8(($1 / scales[$0 / 5]).rounded(.toNearestOrEven)) }
+        XCTAssertEqual(values, expected)
+        XCTAssertEqual(values[0], -63)
+        XCTAssertEqual(values[5], 63)
+    }
 }

@@ -9,15 +9,30 @@ struct QuantizedMatrix: Sendable {
     let values: [Int8]
     let scales: [Float]
 
-    init(_ weight: UnsafePointer<Float>, rows: Int, cols: Int) {
+    init(_ weight: UnsafePointer<Float>, rows: Int, cols: Int, levels: Int32 = QuantizedMatrix.weightLevels) {
         self.rows = rows
         self.cols = cols
         var scales = [Float](repeating: 1, count: rows)
         values = [Int8](unsafeUninitializedCapacity: rows * cols) { values, count in
-            scales.withUnsafeMutableBufferPointer { t5_quantize_rows_s8(values.baseAddress, $0.baseAddress, weight, rows, cols) }
+            scales.withUnsafeMutableBufferPointer {
+                t5_quantize_rows_s8(values.baseAddress, $0.baseAddress, weight, rows, cols, levels)
+            }
             count = rows * cols
         }
         self.scales = scales
+    }
+
+    /// The largest weight level. oneDNN's int8 GEMM sums u8 x s8 products exactly in int32 on CPUs with VNNI
+    /// dot products; without them (AVX2, AVX-512 before Cascade Lake) it adds adjacent pairs in saturating int16
+    /// (vpmaddubsw), where 2 x 255 x 127 overflows. Seven-bit weights (+-63) keep every pair below 32767
+    /// (2 x 255 x 63 = 32130), so the sums stay exact at the cost of one bit of weight resolution.
+    /// Read from oneDNN itself, so ONEDNN_MAX_CPU_ISA (which picks its kernels) is honoured.
+    static let weightLevels: Int32 = hasVNNI ? 127 : 63
+
+    static var hasVNNI: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        return isa & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
+            || isa & dnnl_cpu_isa_avx2_vnni.rawValue == dnnl_cpu_isa_avx2_vnni.rawValue
     }
 }
 

@@ -29,7 +29,8 @@ void t5_quantize_rows_u8(uint8_t *out, float *scales, const float *in, long ld_i
 void t5_dequantize_rows(float *out, long ld_out, const int32_t *sums, const float *row_scales,
                         const float *col_scales, long rows, long cols, int accumulate);
 
-/// Per-row symmetric int8 quantisation of a weight matrix (signed, no offset), scales as above.
-void t5_quantize_rows_s8(int8_t *out, float *scales, const float *in, long rows, long cols);
+/// Per-row symmetric quantisation of a weight matrix to the signed levels -levels...levels (at most 127):
+/// scales[r] = max|in[r, :]| / levels (1 for a zero row), out[r * cols + c] = round_half_even(in / scales[r]).
+void t5_quantize_rows_s8(int8_t *out, float *scales, const float *in, long rows, long cols, int levels);
 
 #endif

@@ -1,10 +1,12 @@
+import CDNNL
 import COpenBLAS
 import Dispatch
 import Foundation
 
-/// Measures OpenBLAS sgemm alone at a given shape, as the model calls it (row-major, B transposed), so the
-/// model's throughput can be compared with what the library reaches without any surrounding work.
-public enum SgemmBenchmark {
+/// Measures the GEMM alone at a given shape, as the model calls it (row-major, B transposed): OpenBLAS sgemm
+/// for fp32, oneDNN's u8 x s8 -> s32 for int8. The model's throughput is then read against what the library
+/// reaches without any surrounding work.
+public enum GemmBenchmark {
     public struct Rate: Sendable {
         /// GFLOP per second of wall time.
         public var wall: Double
@@ -23,12 +25,35 @@ public enum SgemmBenchmark {
              c: UnsafeMutablePointer<Float>.allocate(capacity: m * n))
         }
         defer { operands.forEach { $0.c.deallocate() } }
-        @Sendable func run(_ index: Int) {
+        return measure(m: m, n: n, k: k, repetitions: repetitions, concurrent: concurrent) { index in
             let operand = operands[index]
-            for _ in 0..<repetitions {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-                            1, operand.a, Int32(k), operand.b, Int32(k), 0, operand.c, Int32(n))
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
+                        1, operand.a, Int32(k), operand.b, Int32(k), 0, operand.c, Int32(n))
+        }
+    }
+
+    /// Rate of the int8 GEMM `matmul_int8_forward` runs (u8 activations with offset 128, s8 weights, s32
+    /// sums), `concurrent` at once with one thread each; multiply-adds count as 2 operations, as for fp32.
+    public static func int8Rate(m: Int, n: Int, k: Int, repetitions: Int, concurrent: Int) -> Rate {
+        nonisolated(unsafe) let operands = (0..<concurrent).map { _ in
+            (a: [UInt8](repeating: 129, count: m * k), b: [Int8](repeating: 3, count: n * k),
+             c: UnsafeMutablePointer<Int32>.allocate(capacity: m * n))
+        }
+        defer { operands.forEach { $0.c.deallocate() } }
+        return measure(m: m, n: n, k: k, repetitions: repetitions, concurrent: concurrent) { index in
+            OpenMPThreads.useOnePerCaller()
+            let operand = operands[index]
+            var offsetC: Int32 = 0
+            _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+                                  Int64(m), Int64(n), Int64(k), 1, operand.a, Int64(k), 128, operand.b, Int64(k), 0,
+                                  0, operand.c, Int64(n), &offsetC)
+        }
+    }
+
+    private static func measure(m: Int, n: Int, k: Int, repetitions: Int, concurrent: Int,
+                                _ multiply: @escaping @Sendable (Int) -> Void) -> Rate {
+        @Sendable func run(_ index: Int) {
+            for _ in 0..<repetitions { multiply(index) }
         }
         run(0)  // warm-up: page in the operands, start BLAS threads
         let cpuStart = processCPUSeconds()
