@@ -9,17 +9,21 @@ the comparison between the engines is the figure, not the absolute tau.
 Then the same for a trained model on its own data: the embedded demo student (Models/demo) ranks all 144
 passages of Scripts/demo/topics.json for each of its 108 queries through `rerank-admin score` in both
 precisions; reported are the mean per-query tau and how often the top passage stays the same.
+AVX2_ONLY=1 holds both engines to AVX2 (no VNNI: our int8 weights then use 7 bits), as compare_engines.sh does.
 Usage: python Scripts/bench/int8_quality.py [--shape small] [--batch 96] [--tokens 256]
 (a venv of Scripts/bench/requirements-ctranslate2.txt; builds rerank-admin first with `swift build -c release`).
 """
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
 import tempfile
 
-import ctranslate2
+if os.environ.get("AVX2_ONLY") == "1":  # before CTranslate2 loads: it reads its ISA cap once
+    os.environ.update(ONEDNN_MAX_CPU_ISA="AVX2", CT2_FORCE_CPU_ISA="AVX2", OPENBLAS_CORETYPE="Haswell")
+import ctranslate2  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from ctranslate2_pointwise import convert  # noqa: E402
@@ -84,6 +88,7 @@ def main():
     # Both engines ran the same model on the same documents: their float32 scores agree.
     agreement = max(abs(a - b) for a, b in zip(fp32["log_prob"], ct2_fp32))
     spread = max(fp32["log_prob"]) - min(fp32["log_prob"])
+    print(f"instruction sets: {'AVX2 only' if os.environ.get('AVX2_ONLY') == '1' else 'all this CPU has'}")
     print(f"shape={args.shape} documents={args.batch} tokens~{args.tokens}: fp32 log P(Yes) spans {spread:.3f}; "
           f"rerank-admin fp32 vs CTranslate2 float32: max |difference| {agreement:.2e}")
     ours_tau = kendall_tau_b(fp32["log_prob"], int8["log_prob"])

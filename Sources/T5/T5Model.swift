@@ -36,7 +36,7 @@ public final class T5Model: @unchecked Sendable {
     public enum Precision: String, Sendable, CaseIterable {
         /// Exact fp32 (OpenBLAS sgemm): the default, the one that matches transformers to 1e-4.
         case fp32
-        /// Weights quantised per output row (on first use), activations per row, int32 sums (oneDNN).
+        /// The encoder's weights quantised per output row (when set), activations per row, int32 sums (oneDNN).
         case int8
     }
 
