@@ -228,7 +228,9 @@ struct Rerankd: ParsableCommand {
         logger.info("configuration", metadata: [
             "host": "\(host)", "port": "\(port)", "model": "\(model ?? "embedded demo")",
             "template": "\(templateFile ?? template)", "admin_token": "\(secret(adminToken))",
-            "api_key": "\(secret(apiKey))", "max_input_tokens": "\(maxInputTokens)", "precision": "\(precision)",
+            "api_key": "\(secret(apiKey))", "max_input_tokens": "\(maxInputTokens)",
+            "precision": "\(precision == .int8 ? "int8, \(T5Model.int8Description)" : "fp32")",
+            "kernels": "\(T5Model.kernelISA)",
             "max_documents": "\(maxDocuments)", "max_batch_tokens": "\(maxBatchTokens)",
             "max_batch_pairs": "\(maxBatchPairs)", "max_batch_delay": "\(maxBatchDelay)",
             "max_queued_tokens": "\(maxQueuedTokens)", "request_timeout": "\(requestTimeout)",
