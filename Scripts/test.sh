@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the test clients if missing, runs every test target, runs the numeric tests
 # again as an older CPU runs them (baseline kernels instead of AVX2+FMA; oneDNN without VNNI, hence 7-bit int8
-# weights), then checks Deploy/ and the Dockerfile against the binaries the tests built.
+# weights; that rerun always uses the default debug build, whatever arguments the first run got), then checks
+# Deploy/ and the Dockerfile against the binaries the tests built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-deps.sh

@@ -34,11 +34,20 @@ INLINE float KERNEL(largest)(f32x8 v) {
 
 INLINE f32x8 KERNEL(max)(f32x8 a, f32x8 b) { return __builtin_elementwise_max(a, b); }
 
+// min(max(x, low), high) lane by lane, NaN staying NaN (comparisons with NaN are false, so it is kept).
+INLINE f32x8 KERNEL(clamp)(f32x8 x, float low, float high) {
+    i32x8 below = x < low, above = x > high;
+    i32x8 bits = (i32x8)x;
+    bits = (below & (i32x8)KERNEL(splat)(low)) | (~below & bits);
+    bits = (above & (i32x8)KERNEL(splat)(high)) | (~above & bits);
+    return (f32x8)bits;
+}
+
 INLINE f32x8 KERNEL(abs)(f32x8 v) { return __builtin_elementwise_abs(v); }
 
 // Cephes expf: 2^n * poly(r) with |r| <= ln2/2, about 2 ulp; inputs clamped to the finite range.
 INLINE f32x8 KERNEL(exp)(f32x8 x) {
-    x = __builtin_elementwise_min(__builtin_elementwise_max(x, KERNEL(splat)(-87.0f)), KERNEL(splat)(88.0f));
+    x = KERNEL(clamp)(x, -87.0f, 88.0f);
     const f32x8 magic = KERNEL(splat)(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
     f32x8 shifted = x * 1.44269504f + magic;
     f32x8 n = shifted - magic;
@@ -135,28 +144,40 @@ void KERNEL(gated_gelu)(float *h, long rows, long d_ff) {
     }
 }
 
-// max|row| / levels, or 1 for an all-zero row.
+// max|row| / levels; 1 for a row that is zero (or below 1e-30, whose reciprocal would overflow); NaN for a row
+// holding NaN or an infinity, so that its results come out NaN as they would in fp32.
 INLINE float KERNEL(int8_scale)(const float *row, long cols, float levels) {
-    f32x8 maxima = KERNEL(splat)(0);
-    float largest = 0;
+    f32x8 maxima = KERNEL(splat)(0), poison = KERNEL(splat)(0);  // poison: sum of x * 0, NaN iff some x is not finite
+    float largest = 0, tail_poison = 0;
     long c = 0;
-    for (; c + 8 <= cols; c += 8) maxima = KERNEL(max)(maxima, KERNEL(abs)(KERNEL(load)(row + c)));
-    for (; c < cols; c++) largest = fabsf(row[c]) > largest ? fabsf(row[c]) : largest;
+    for (; c + 8 <= cols; c += 8) {
+        f32x8 v = KERNEL(load)(row + c);
+        maxima = KERNEL(max)(maxima, KERNEL(abs)(v));
+        poison += v * 0.0f;
+    }
+    for (; c < cols; c++) {
+        largest = fabsf(row[c]) > largest ? fabsf(row[c]) : largest;
+        tail_poison += row[c] * 0.0f;
+    }
+    if (KERNEL(sum)(poison) + tail_poison != 0) return NAN;
     float m = KERNEL(largest)(maxima);
     largest = m > largest ? m : largest;
-    return largest > 0 ? largest / levels : 1.0f;
+    return largest > 1e-30f ? largest / levels : 1.0f;
 }
 
-// round_half_even(x) for |x| <= 2^22 (here at most 127): adding and removing 1.5 * 2^23 rounds in the FPU's
-// default mode, which is to nearest, ties to even.
+// round_half_even(x) for |x| <= 2^22 (here at most 127): adding 1.5 * 2^23 rounds in the FPU's default mode,
+// which is to nearest, ties to even, and leaves the integer in the low mantissa bits. Read as bits, so NaN
+// gives some integer rather than undefined behaviour (its row's scale is NaN, which marks the results).
 INLINE i32x8 KERNEL(round_to_int)(f32x8 x) {
     const f32x8 magic = KERNEL(splat)(12582912.0f);
     return (i32x8)(x + magic) - (i32x8)magic;
 }
 
 INLINE int32_t KERNEL(round_one)(float x) {
-    volatile float shifted = x + 12582912.0f;  // volatile: the compiler must not fold the two additions
-    return (int32_t)(shifted - 12582912.0f);
+    float shifted = x + 12582912.0f;
+    int32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    return bits - 0x4B400000;  // the bits of 1.5 * 2^23
 }
 
 void KERNEL(quantize_rows_u8)(uint8_t *out, float *scales, const float *in, long ld_in, long rows, long cols) {
@@ -180,7 +201,8 @@ void KERNEL(quantize_rows_s8)(int8_t *out, float *scales, const float *in, long 
         const float *row = in + r * cols;
         float scale = KERNEL(int8_scale)(row, cols, (float)levels);
         scales[r] = scale;
-        for (long c = 0; c < cols; c++) out[r * cols + c] = (int8_t)KERNEL(round_one)(row[c] / scale);
+        float inverse = 1.0f / scale;
+        for (long c = 0; c < cols; c++) out[r * cols + c] = (int8_t)KERNEL(round_one)(row[c] * inverse);
     }
 }
 

@@ -70,10 +70,45 @@ final class ElementwiseKernelTests: XCTestCase {
         XCTAssertEqual(values, [-127, 64, 32, 16, 127, 127, 0, 0, 0, -64])
         t5_quantize_rows_s8(&values, &scales, rows, 2, 5, 63)
         XCTAssertEqual(scales, [2 / 63, 1.5 / 63])
-        // 1 / (2/63) is 31.499998 in fp32, so it rounds down: the same division in Swift is the reference.
-        let expected = rows.enumerated().map { Int8(($1 / scales[$0 / 5]).rounded(.toNearestOrEven)) }
+        // 1 * (1 / (2/63)) is 31.499998 in fp32, so it rounds down: the same arithmetic in Swift is the reference.
+        let expected = rows.enumerated().map { Int8(($1 * (1 / scales[$0 / 5])).rounded(.toNearestOrEven)) }
         XCTAssertEqual(values, expected)
         XCTAssertEqual(values[0], -63)
         XCTAssertEqual(values[5], 63)
+    }
+
+    /// A NaN or an infinity marks its row's scale NaN, so the row's results come out NaN as in fp32; a row of
+    /// values too small to invert counts as zero. Neither is undefined behaviour in the kernel.
+    func testNonFiniteAndTinyRows() {
+        let rows: [Float] = [1, .nan, 2, 3, 4, 5, 6, 7, 8,
+                             .infinity, 1, 2, 3, 4, 5, 6, 7, 8,
+                             1e-35, -1e-35, 0, 0, 0, 0, 0, 0, 0]
+        var bytes = [UInt8](repeating: 0, count: 27)
+        var scales = [Float](repeating: 0, count: 3)
+        t5_quantize_rows_u8(&bytes, &scales, rows, 9, 3, 9)
+        XCTAssertTrue(scales[0].isNaN)
+        XCTAssertTrue(scales[1].isNaN)
+        XCTAssertEqual(scales[2], 1)
+        XCTAssertEqual(Array(bytes[18...]), [UInt8](repeating: 128, count: 9))
+        var out = [Float](repeating: 0, count: 3)
+        t5_dequantize_rows(&out, 1, [5, 5, 5], scales, [1], 3, 1, 0)
+        XCTAssertTrue(out[0].isNaN && out[1].isNaN)
+        XCTAssertEqual(out[2], 5)
+        var weights = [Int8](repeating: 0, count: 27)
+        t5_quantize_rows_s8(&weights, &scales, rows, 3, 9, 127)
+        XCTAssertTrue(scales[0].isNaN && scales[1].isNaN)
+        XCTAssertEqual(scales[2], 1)
+    }
+
+    /// The softmax keeps NaN (its exp clamps with comparisons, which NaN fails) instead of turning it into a
+    /// finite probability.
+    func testSoftmaxPropagatesNaN() {
+        var row: [Float] = [0, 1, .nan, 2, 0, 0, 0, 0, 1, 2]
+        t5_softmax_row(&row, nil, 10)
+        XCTAssertTrue(row.allSatisfy { $0.isNaN })
+        var finite: [Float] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        t5_softmax_row(&finite, nil, 11)
+        XCTAssertEqual(finite.reduce(0, +), 1, accuracy: 1e-6)
+        XCTAssertEqual(finite[10] / finite[9], exp(1), accuracy: 1e-5)
     }
 }

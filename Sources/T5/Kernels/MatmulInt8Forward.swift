@@ -9,13 +9,13 @@ struct QuantizedMatrix: Sendable {
     let values: [Int8]
     let scales: [Float]
 
-    init(_ weight: UnsafePointer<Float>, rows: Int, cols: Int, levels: Int32 = QuantizedMatrix.weightLevels) {
+    init(_ weight: UnsafePointer<Float>, rows: Int, cols: Int) {
         self.rows = rows
         self.cols = cols
         var scales = [Float](repeating: 1, count: rows)
         values = [Int8](unsafeUninitializedCapacity: rows * cols) { values, count in
             scales.withUnsafeMutableBufferPointer {
-                t5_quantize_rows_s8(values.baseAddress, $0.baseAddress, weight, rows, cols, levels)
+                t5_quantize_rows_s8(values.baseAddress, $0.baseAddress, weight, rows, cols, Self.weightLevels)
             }
             count = rows * cols
         }
@@ -30,13 +30,18 @@ struct QuantizedMatrix: Sendable {
     static let weightLevels: Int32 = hasVNNI ? 127 : 63
 
     static var hasVNNI: Bool {
+        #if arch(x86_64)
         let isa = dnnl_get_effective_cpu_isa().rawValue
         return isa & dnnl_cpu_isa_avx512_core_vnni.rawValue == dnnl_cpu_isa_avx512_core_vnni.rawValue
             || isa & dnnl_cpu_isa_avx2_vnni.rawValue == dnnl_cpu_isa_avx2_vnni.rawValue
+        #else
+        return true  // elsewhere oneDNN's int8 GEMM sums products exactly
+        #endif
     }
 }
 
-/// The int8 copies of the linear weights that `--precision int8` runs in int8, made once at load: the encoder's
+/// The int8 copies of the linear weights that `--precision int8` runs in int8, made once when the model's
+/// precision is set (rerankd does it while loading, before the model serves): the encoder's
 /// projections, i.e. everything that runs over the document's token rows. The decoder sees a few rows per
 /// document (its cross-attention folds the key/value projections into those rows), so it keeps the exact
 /// fp32 arithmetic. The choice depends on the layer, never on the batch.
@@ -66,9 +71,6 @@ struct QuantizedWeights: Sendable {
         precondition(matrix.rows == rows && matrix.cols == cols, "int8 weight at \(offset) used with another shape")
         return matrix
     }
-
-    /// Bytes of int8 values and scales.
-    var byteCount: Int { matrices.values.reduce(0) { $0 + $1.values.count + 4 * $1.scales.count } }
 }
 
 /// out[rows, outDim] (+)= inp[rows, inDim] · weight^T with the weight in int8 (per output row) and each input
