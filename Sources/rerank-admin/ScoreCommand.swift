@@ -38,6 +38,9 @@ struct ScoreCommand: ParsableCommand {
         scorer.model.precision = modelOptions.precision
         // Which transformers rule applied tells a user why scores match (or not) their Python stack.
         FileHandle.standardError.write(Data("rerank-admin: \(modelOptions.model): \(scorer.model.config.outputRule)\n".utf8))
+        if modelOptions.precision == .int8 {
+            FileHandle.standardError.write(Data("rerank-admin: --precision int8: \(T5Model.int8Description)\n".utf8))
+        }
         try JSONLinesReader(path: input).forEach(Line.self) { line in
             let prompts = try line.documents.map { try scorer.encode(query: line.query, document: $0).ids }
             var scores: [Float] = []
