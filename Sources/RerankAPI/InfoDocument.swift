@@ -11,8 +11,14 @@ struct InfoDocument: Encodable {
         let loadedAt: String
         let loadSeconds: Double
         let config: Config
+        /// "fp32" or "int8", and with int8 the largest weight level (127 with VNNI, 63 without).
+        let precision: String
+        let int8WeightLevels: Int?
+        /// "avx2+fma" or "baseline": the elementwise kernels this process runs.
+        let kernels: String
         enum CodingKeys: String, CodingKey {
-            case name, directory, config
+            case name, directory, config, precision, kernels
+            case int8WeightLevels = "int8_weight_levels"
             case weightsSHA256 = "weights_sha256"
             case loadedAt = "loaded_at"
             case loadSeconds = "load_seconds"
@@ -55,6 +61,7 @@ extension RerankRouter {
     func infoJSON(model: ActiveModel? = nil) -> Data {
         let model = model ?? service.model
         let config = model.scorer.model.config
+        let precision = model.scorer.model.precision
         let template = model.scorer.template
         let limits = service.configuration
         let score: String
@@ -75,7 +82,9 @@ extension RerankRouter {
                     relative_attention_max_distance: config.relativeAttentionMaxDistance,
                     feed_forward_proj: config.feedForward.rawValue, output_projection: config.outputProjection.rawValue,
                     scale_decoder_outputs: config.scaleDecoderOutputs, output_rule: config.outputRule,
-                    decoder_start_token_id: config.decoderStartTokenID)),
+                    decoder_start_token_id: config.decoderStartTokenID),
+                precision: precision.rawValue, int8WeightLevels: precision == .int8 ? T5Model.int8WeightLevels : nil,
+                kernels: T5Model.kernelISA),
             template: .init(name: template.name, text: template.text, max_passage_words: template.maxPassageWords,
                             score: score),
             limits: .init(

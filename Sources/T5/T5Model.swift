@@ -115,10 +115,12 @@ public final class T5Model: @unchecked Sendable {
     /// (RERANK_KERNELS=baseline forces the fallback).
     public static var kernelISA: String { String(cString: t5_kernels_isa()) }
 
-    /// How `.int8` runs here: weights at +-127 where oneDNN has VNNI dot products, +-63 where it does not
-    /// (see `QuantizedMatrix.weightLevels`).
+    /// The largest int8 weight level `.int8` uses here: 127 where oneDNN has VNNI dot products, 63 where it does
+    /// not (see `QuantizedMatrix.weightLevels`).
+    public static var int8WeightLevels: Int { Int(QuantizedMatrix.weightLevels) }
+
     public static var int8Description: String {
-        QuantizedMatrix.hasVNNI ? "int8 weights +-127 (VNNI)" : "int8 weights +-63 (no VNNI: 7 bits avoid int16 saturation)"
+        int8WeightLevels == 127 ? "int8 weights +-127 (VNNI)" : "int8 weights +-63 (no VNNI: 7 bits avoid int16 saturation)"
     }
 
     /// Number of fp32 parameters in the block.

@@ -93,6 +93,10 @@ final class RerankdProcessTests: XCTestCase {
             let server = try Server(arguments: [], environment: ["RERANK_PRECISION": precision])
             XCTAssertTrue(server.output.contains("precision=\(precision)"), server.output)
             answers.append(try curl(["http://127.0.0.1:\(server.port)/rerank", "-H", "Content-Type: application/json", "-d", body]))
+            let info = try curl(["http://127.0.0.1:\(server.port)/info"])
+            let model = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["model"] as? [String: Any])
+            XCTAssertEqual(model["precision"] as? String, precision)
+            if precision == "int8" { XCTAssertTrue([127, 63].contains(model["int8_weight_levels"] as? Int), info) }
         }
         let ranked = try answers.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]], $0) }
         XCTAssertEqual(ranked.map { $0.map { $0["index"] as? Int } }, [[1, 0], [1, 0]], "\(answers)")

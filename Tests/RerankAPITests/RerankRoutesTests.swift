@@ -1,6 +1,7 @@
 import Foundation
 import ParityFixtures
 import Ranking
+import T5
 import XCTest
 @testable import RerankAPI
 
@@ -149,6 +150,9 @@ final class RerankRoutesTests: XCTestCase {
         let info = try XCTUnwrap(try server.request("GET", "/info").json as? [String: Any])
         let model = try XCTUnwrap(info["model"] as? [String: Any])
         XCTAssertEqual((model["weights_sha256"] as? String)?.count, 64)
+        XCTAssertEqual(model["precision"] as? String, "fp32")
+        XCTAssertNil(model["int8_weight_levels"])
+        XCTAssertEqual(model["kernels"] as? String, T5Model.kernelISA)
         XCTAssertEqual((info["template"] as? [String: Any])?["name"] as? String, "instructdistill")
         XCTAssertEqual(((model["config"] as? [String: Any])?["d_model"] as? Int), 128)
         let openAPI = try server.request("GET", "/openapi.yaml")
