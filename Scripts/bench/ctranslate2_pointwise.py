@@ -42,6 +42,12 @@ def convert(shape, directory):
     return out, json.loads((out / "shared_vocabulary.json").read_text())
 
 
+def score_inputs(vocabulary, docs):
+    """Token strings, what score_batch takes: each document, and ▁Yes (id 2163) as its one target token.
+    The decoder starts from <pad> (decoder_start_token_id 0)."""
+    return [[vocabulary[i] for i in doc] for doc in docs], [[vocabulary[2163]] for _ in docs]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
@@ -60,9 +66,7 @@ def main():
         translator = ctranslate2.Translator(str(path), device="cpu", compute_type=args.compute_type,
                                             inter_threads=args.inter_threads, intra_threads=args.intra_threads)
         docs = bench_documents(args.seed, args.batch, args.tokens)
-        # Token strings: what score_batch takes. The decoder starts from <pad> (decoder_start_token_id 0).
-        source = [[vocabulary[i] for i in doc] for doc in docs]
-        target = [[vocabulary[2163]] for _ in docs]
+        source, target = score_inputs(vocabulary, docs)
         translator.score_batch(source, target, max_batch_size=args.max_batch_size)
         start = time.perf_counter()
         for _ in range(args.iterations):

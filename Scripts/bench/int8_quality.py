@@ -26,7 +26,7 @@ if os.environ.get("AVX2_ONLY") == "1":  # before CTranslate2 loads: it reads its
 import ctranslate2  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from ctranslate2_pointwise import convert  # noqa: E402
+from ctranslate2_pointwise import convert, score_inputs  # noqa: E402
 from pytorch_pointwise import SHAPES, bench_documents  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -62,8 +62,7 @@ def ours(admin, checkpoint, precision, args, directory):
 def ct2(path, vocabulary, compute_type, docs):
     translator = ctranslate2.Translator(str(path), device="cpu", compute_type=compute_type, inter_threads=2,
                                         intra_threads=1)
-    source = [[vocabulary[i] for i in doc] for doc in docs]
-    target = [[vocabulary[2163]] for _ in docs]
+    source, target = score_inputs(vocabulary, docs)
     return [result.log_probs[0] for result in translator.score_batch(source, target, max_batch_size=8)]
 
 

@@ -1,4 +1,3 @@
-import CDNNL
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -41,12 +40,8 @@ public enum GemmBenchmark {
         }
         defer { operands.forEach { $0.c.deallocate() } }
         return measure(m: m, n: n, k: k, repetitions: repetitions, concurrent: concurrent) { index in
-            OpenMPThreads.useOnePerCaller()
             let operand = operands[index]
-            var offsetC: Int32 = 0
-            _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
-                                  Int64(m), Int64(n), Int64(k), 1, operand.a, Int64(k), 128, operand.b, Int64(k), 0,
-                                  0, operand.c, Int64(n), &offsetC)
+            int8_gemm(operand.c, operand.a, operand.b, m: m, n: n, k: k)
         }
     }
 

@@ -79,22 +79,29 @@ struct QuantizedWeights: Sendable {
 func matmul_int8_forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: QuantizedMatrix,
                          rows: Int, inDim: Int, outDim: Int, ldIn: Int? = nil, ldOut: Int? = nil, accumulate: Bool = false,
                          scratch: Int8Scratch) {
-    OpenMPThreads.useOnePerCaller()
     let activations = scratch.activations.reserve(rows * inDim)
     let rowScales = scratch.rowScales.reserve(rows)
     let sums = scratch.sums.reserve(rows * outDim)
-    // u8 = int8 + 128; oneDNN subtracts the A offset (128) exactly.
+    // u8 = int8 + 128; int8_gemm removes the offset exactly.
     t5_quantize_rows_u8(activations, rowScales, inp, ldIn ?? inDim, rows, inDim)
-    var offsetC: Int32 = 0
     weight.values.withUnsafeBufferPointer { values in
-        _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
-                              Int64(rows), Int64(outDim), Int64(inDim), 1, activations, Int64(inDim), 128,
-                              values.baseAddress, Int64(inDim), 0, 0, sums, Int64(outDim), &offsetC)
+        int8_gemm(sums, activations, values.baseAddress!, m: rows, n: outDim, k: inDim)
     }
     weight.scales.withUnsafeBufferPointer { columnScales in
         t5_dequantize_rows(out, ldOut ?? outDim, sums, rowScales, columnScales.baseAddress, rows, outDim,
                            accumulate ? 1 : 0)
     }
+}
+
+/// sums[m, n] = (a[m, k] - 128) · b[n, k]^T in int32 with one OpenMP thread per caller: oneDNN's u8 x s8 GEMM,
+/// the offset 128 of the activations removed exactly inside it.
+func int8_gemm(_ sums: UnsafeMutablePointer<Int32>, _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<Int8>,
+               m: Int, n: Int, k: Int) {
+    OpenMPThreads.useOnePerCaller()
+    var offsetC: Int32 = 0
+    _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+                          Int64(m), Int64(n), Int64(k), 1, a, Int64(k), 128, b, Int64(k), 0, 0, sums, Int64(n),
+                          &offsetC)
 }
 
 /// oneDNN's Debian build runs each call on an OpenMP team sized for the whole machine; our workers already
