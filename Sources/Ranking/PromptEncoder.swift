@@ -75,7 +75,8 @@ public struct PromptEncoder: Sendable {
             passage = cut
             cutBy.append(.tokensPerDocument)
         }
-        if let overflowing = Self.overflowingPrefix(of: passage, from: 4 * maxInputTokens, tokens: {
+        let probe = Self.charactersProbed(forTokens: maxInputTokens)
+        if let overflowing = Self.overflowingPrefix(of: passage, from: probe, tokens: {
             tokenizer.encode(template.render(query: query, passage: $0)).count
         }, limit: maxInputTokens) {
             guard truncate else {
@@ -125,9 +126,17 @@ public struct PromptEncoder: Sendable {
             let prefix = String(text[..<end])
             let count = tokens(prefix)
             if count > limit { return (prefix, count) }
+            guard length <= Int.max / 4 else { break }
             length *= 4
         }
         return nil
+    }
+
+    /// Where the search for an overflowing prefix starts: 4 characters a token, saturating, since the
+    /// limit may be a number a client sent.
+    static func charactersProbed(forTokens limit: Int) -> Int {
+        let (characters, overflow) = limit.multipliedReportingOverflow(by: 4)
+        return overflow ? Int.max : characters
     }
 
     /// Character offsets just past each word, skipping leading whitespace of the passage.
@@ -186,7 +195,8 @@ extension SentencePieceTokenizer {
 
     /// A prefix of `text` (shorter than it) with more than `limit` tokens, short enough to tokenize cheaply.
     private func overflowingPrefix(of text: String, limit: Int) -> (prefix: String, tokens: Int)? {
-        PromptEncoder.overflowingPrefix(of: text, from: 4 * limit, tokens: { encode($0, appendEOS: false).count },
+        PromptEncoder.overflowingPrefix(of: text, from: PromptEncoder.charactersProbed(forTokens: limit),
+                                        tokens: { encode($0, appendEOS: false).count },
                                         limit: limit)
     }
 }

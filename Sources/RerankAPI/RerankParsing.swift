@@ -25,6 +25,8 @@ extension RerankRouter {
         }
         do {
             return try decoder.decode(T.self, from: Data(body))
+        } catch let error as APIError {
+            throw error
         } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
             throw APIError.badRequest("request body is not valid JSON")
         } catch {
@@ -46,10 +48,6 @@ extension RerankRouter {
                 originals: request.texts.map(JSONValue.string), modelName: nil)
         case .cohereV1, .cohereV2:
             let request = try decode(CohereRerankRequest.self, body)
-            if let topN = request.topN, topN < 1 { throw APIError.validation("top_n must be at least 1, got \(topN)") }
-            if let cap = request.maxTokensPerDoc, cap < 1 {
-                throw APIError.validation("max_tokens_per_doc must be at least 1, got \(cap)")
-            }
             let texts = try request.documentTexts().get()
             return ParsedRerank(
                 shape: .cohere(version: route == .cohereV1 ? "1" : "2"),

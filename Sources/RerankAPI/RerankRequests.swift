@@ -37,6 +37,23 @@ struct CohereRerankRequest: Decodable {
         case rawScores = "raw_scores"
     }
 
+    /// The most tokens a client may ask to keep of each document; far above any model's input, and small
+    /// enough that no arithmetic on it can overflow.
+    static let maxTokensPerDocLimit = 1_000_000
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try container.decodeIfPresent(String.self, forKey: .model)
+        query = try container.decode(String.self, forKey: .query)
+        documents = try container.decode([JSONValue].self, forKey: .documents)
+        topN = try container.decodeWholeNumber(.topN, in: 1...Int.max)
+        returnDocuments = try container.decodeIfPresent(Bool.self, forKey: .returnDocuments)
+        rankFields = try container.decodeIfPresent([String].self, forKey: .rankFields)
+        maxTokensPerDoc = try container.decodeWholeNumber(.maxTokensPerDoc, in: 1...Self.maxTokensPerDocLimit)
+        truncate = try container.decodeIfPresent(Bool.self, forKey: .truncate)
+        rawScores = try container.decodeIfPresent(Bool.self, forKey: .rawScores)
+    }
+
     /// The text each document is ranked by, or a message naming the first document that has none.
     func documentTexts() -> Result<[String], APIError> {
         var texts: [String] = []
@@ -62,5 +79,27 @@ struct CohereRerankRequest: Decodable {
             }
         }
         return .success(texts)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional whole number within `range`, or a 422 that names the field. Decoded as `JSONValue` first,
+    /// so 2.5 or 1e30 is a wrong value for this field, not "invalid JSON", and nothing out of range reaches
+    /// arithmetic that could trap.
+    func decodeWholeNumber(_ key: Key, in range: ClosedRange<Int>) throws -> Int? {
+        guard let value = try decodeIfPresent(JSONValue.self, forKey: key), value != .null else { return nil }
+        let wanted = range.upperBound == Int.max
+            ? "a whole number of at least \(range.lowerBound)"
+            : "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        let number: Int?
+        switch value {
+        case let .integer(integer): number = Int(exactly: integer)
+        case .unsignedInteger, .number: number = nil
+        default: throw APIError.validation("\(key.stringValue) must be \(wanted), got \(value.kindName)")
+        }
+        guard let number, range.contains(number) else {
+            throw APIError.validation("\(key.stringValue) must be \(wanted), got \(value.plainText)")
+        }
+        return number
     }
 }

@@ -99,6 +99,15 @@ final class PromptEncoderTests: XCTestCase {
         XCTAssertEqual(try instruct.encode(query: "q", passage: passage, maxPassageTokens: 500).cutBy, [])
     }
 
+    /// A cap near Int.max (a client's number) cuts nothing and never traps in the probe arithmetic.
+    func testAnAbsurdTokenCapCutsNothing() throws {
+        let instruct = try encoder(limit: 512, template: .instructDistill)
+        let passage = String(repeating: "word ", count: 50)
+        for cap in [Int.max, Int.max / 2, 4_611_686_018_427_387_904] {
+            XCTAssertEqual(try instruct.encode(query: "q", passage: passage, maxPassageTokens: cap).cutBy, [])
+        }
+    }
+
     func testNoTruncationAndOverlongQueryAreErrors() throws {
         let passage = String(repeating: "many words here ", count: 100)
         XCTAssertThrowsError(try encoder(limit: 64).encode(query: "q", passage: passage, truncate: false)) {
