@@ -57,7 +57,7 @@ let package = Package(
 
         // The queue and micro-batcher between requests and the core, and hot swap; knows nothing of HTTP.
         .target(name: "RerankService", dependencies: [
-            "Ranking", "T5",
+            "Ranking", "T5", "FileReading",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "DequeModule", package: "swift-collections"),

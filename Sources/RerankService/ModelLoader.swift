@@ -1,5 +1,6 @@
 import Crypto
 import Dispatch
+import FileReading
 import Foundation
 import Ranking
 import T5
@@ -47,11 +48,7 @@ public enum ModelLoader {
             .filter { $0.hasSuffix(".safetensors") }.sorted()
         var hash = SHA256()
         for name in names {
-            let handle = try FileHandle(forReadingFrom: directory.appendingPathComponent(name))
-            defer { try? handle.close() }
-            while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-                hash.update(data: chunk)
-            }
+            try forEachChunk(ofRegularFile: directory.appendingPathComponent(name).path) { hash.update(bufferPointer: $0) }
         }
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }

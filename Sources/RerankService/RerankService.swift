@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import Ranking
+import T5
 
 /// The middle of the server: one queue of (query, document) pairs across all requests, and one
 /// batcher thread that feeds the inference core. Knows nothing of HTTP. Unchecked Sendable: the queue and
@@ -81,18 +82,22 @@ public final class RerankService: @unchecked Sendable {
         metrics.modelActive(model)
     }
 
+    /// How a reload reads a checkpoint; tests replace it to simulate a load that never ends.
+    var loadModel: @Sendable (_ directory: String, _ template: PromptTemplate, _ maxInputTokens: Int,
+                              _ precision: T5Model.Precision) throws -> ActiveModel = {
+        try ModelLoader.load(directory: $0, template: $1, maxInputTokens: $2, precision: $3)
+    }
+
     /// Loads `directory` (the active model's directory when nil) off the serving path, validates it,
-    /// and swaps it in. A model that fails to load is reported and the active one keeps serving.
-    /// Reloads run one at a time, in order.
+    /// and swaps it in. A model that fails to load, or takes longer than `reloadTimeout`, is reported and the
+    /// active one keeps serving. Reloads run one at a time, in order.
     public func reload(directory: String? = nil, completion: @escaping @Sendable (Result<ActiveModel, Error>) -> Void) {
         reloads.async { [self] in
             let current = model
             let target = directory ?? current.directory
             logger.info("loading model", metadata: ["directory": "\(target)"])
-            do {
-                let loaded = try ModelLoader.load(directory: target, template: current.scorer.template,
-                                                  maxInputTokens: configuration.maxInputTokens,
-                                                  precision: current.scorer.model.precision)
+            switch loadWithDeadline(target, template: current.scorer.template, precision: current.scorer.model.precision) {
+            case let .success(loaded):
                 replaceModel(with: loaded)
                 lock.withLock { reloadFailure = nil }
                 metrics.reloaded(succeeded: true)
@@ -101,7 +106,7 @@ public final class RerankService: @unchecked Sendable {
                     "load_seconds": "\(loaded.loadSeconds)",
                     "output": "\(loaded.scorer.model.config.outputRule)"])
                 completion(.success(loaded))
-            } catch {
+            case let .failure(error):
                 lock.withLock { reloadFailure = ReloadFailure(directory: target, message: "\(error)", at: Date()) }
                 metrics.reloaded(succeeded: false)
                 logger.error("model reload failed; the active model keeps serving", metadata: [
@@ -109,6 +114,34 @@ public final class RerankService: @unchecked Sendable {
                 completion(.failure(error))
             }
         }
+    }
+
+    /// Runs the load on a thread of its own and waits for it at most `reloadTimeout` seconds. A load past the
+    /// deadline is abandoned (its thread may stay blocked in the kernel; its result, if any, is dropped), so
+    /// the reloads queued behind it still run.
+    private func loadWithDeadline(_ directory: String, template: PromptTemplate, precision: T5Model.Precision)
+        -> Result<ActiveModel, Error>
+    {
+        /// Written by the load thread before `finished` is signalled, read only after a successful wait.
+        final class Outcome: @unchecked Sendable { var result: Result<ActiveModel, Error>? }
+        let outcome = Outcome()
+        let finished = DispatchSemaphore(value: 0)
+        let load = loadModel
+        let maxInputTokens = configuration.maxInputTokens
+        let thread = Thread {
+            let result = Result { try load(directory, template, maxInputTokens, precision) }
+            outcome.result = result
+            finished.signal()
+        }
+        thread.name = "rerank.load"
+        thread.start()
+        let seconds = configuration.reloadTimeout
+        guard finished.wait(timeout: .now() + seconds) == .success else {
+            return .failure(ModelLoadError.invalid(
+                directory: directory, reason: "loading did not finish within \(seconds) s (--reload-timeout); "
+                    + "a file on a stalled volume, or one still being written?"))
+        }
+        return outcome.result!
     }
 
     /// Validates, tokenizes and enqueues a request; `completion` runs once, on another thread.

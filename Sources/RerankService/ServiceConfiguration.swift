@@ -16,6 +16,9 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var requestTimeout: Double = 60
     /// Threads that tokenize incoming requests while the core runs.
     public var tokenizerThreads: Int = 1
+    /// Seconds a reload may take before it is reported as failed and the next reload may start (a file on a
+    /// stalled volume can block a read forever; the reload queue must not wait on it).
+    public var reloadTimeout: Double = 300
 
     public init() {}
 }

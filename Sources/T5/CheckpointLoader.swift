@@ -4,7 +4,7 @@ import Foundation
 /// Fills a parameter block from a Hugging Face checkpoint directory: `model.safetensors`, or
 /// `model.safetensors.index.json` plus its shards. Every tensor's presence and shape is checked against the
 /// file headers before the block is allocated, so the block is never larger than what the files back.
-/// Shards are mapped one at a time and unmapped once copied, so resident memory stays close to the block.
+/// Shards are read one at a time with `pread` straight into the block, so resident memory stays close to it.
 struct CheckpointLoader {
     let directory: URL
 
@@ -74,11 +74,12 @@ struct CheckpointLoader {
                     throw CheckpointError.malformed(path: path, reason: "tensor '\(source)' changed while loading")
                 }
                 let destination = block + tensor.offset
-                file.copy(source, into: destination)
+                try file.copy(source, into: destination)
                 if let bad = (0..<tensor.count).first(where: { !destination[$0].isFinite }) {
                     throw CheckpointError.nonFiniteWeight(path: path, tensor: source, index: bad)
                 }
             }
+            try file.checkUnchanged()
         }
     }
 

@@ -90,7 +90,7 @@ public func readSafeTensors(_ url: URL) throws -> [String: [Float]] {
     var out: [String: [Float]] = [:]
     for (name, entry) in file.entries {
         var values = [Float](repeating: 0, count: entry.elementCount)
-        values.withUnsafeMutableBufferPointer { file.copy(name, into: $0.baseAddress!) }
+        try values.withUnsafeMutableBufferPointer { try file.copy(name, into: $0.baseAddress!) }
         out[name] = values
     }
     return out

@@ -1,3 +1,4 @@
+import FileReading
 import Foundation
 
 /// One tensor's entry in a safetensors header.
@@ -11,36 +12,34 @@ struct SafeTensorsEntry: Equatable {
     var elementCount: Int { shape.reduce(1, *) }
 }
 
-/// A memory-mapped safetensors file whose header has been fully validated: every offset pair tiles the data
-/// section without holes or overlap, every byte size equals dtype size x shape, and 8 + N + data == file size.
-/// The mapping is released on `deinit`, so callers copy what they need and drop the file.
+/// A safetensors file whose header has been fully validated: every offset pair tiles the data section without
+/// holes or overlap, every byte size equals dtype size x shape, and 8 + N + data == file size.
+/// Tensors are read with `pread`, not through a mapping: a file that shrinks while it loads (a copy still being
+/// written, a volume hiccup) then gives a short read and an error naming it, where a mapping would give SIGBUS
+/// and end the process. The descriptor is closed on `deinit`.
 final class SafeTensorsFile {
     let path: String
     let entries: [String: SafeTensorsEntry]
-    private let mapping: UnsafeMutableRawPointer
+    private let fd: Int32
     private let fileSize: Int
     private let dataStart: Int
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CheckpointError.missingFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw CheckpointError.missingFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        let size = Int(info.st_size)
-        guard size >= 8 else {
-            throw CheckpointError.malformed(path: path, reason: "file is \(size) bytes, shorter than the 8-byte header length")
-        }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw CheckpointError.missingFile(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
-        }
+        let opened: (fd: Int32, size: Int)
         do {
-            let headerLength = UInt64(littleEndian: mapped.loadUnaligned(as: UInt64.self))
+            opened = try openRegularFile(path)
+        } catch {
+            throw CheckpointError.missingFile(path: path, reason: error.reason)
+        }
+        let (fd, size) = opened
+        do {
+            guard size >= 8 else {
+                throw CheckpointError.malformed(path: path, reason: "file is \(size) bytes, shorter than the 8-byte header length")
+            }
+            var lengthBytes = [UInt8](repeating: 0, count: 8)
+            try Self.read(fd, into: &lengthBytes, at: 0, path: path)
+            let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
             // The format caps the header at 100 MB; a larger claim is a corrupt or hostile file.
             guard headerLength <= 100_000_000 else {
                 throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) is over the format's 100 MB")
@@ -49,32 +48,62 @@ final class SafeTensorsFile {
                 throw CheckpointError.malformed(
                     path: path, reason: "header length \(headerLength) exceeds the file size \(size) (truncated file?)")
             }
-            let headerBytes = Data(bytes: mapped + 8, count: Int(headerLength))
+            var headerBytes = [UInt8](repeating: 0, count: Int(headerLength))
+            try Self.read(fd, into: &headerBytes, at: 8, path: path)
             let dataStart = 8 + Int(headerLength)
-            entries = try SafeTensorsFile.parseHeader(headerBytes, dataLength: size - dataStart, path: path)
+            entries = try SafeTensorsFile.parseHeader(Data(headerBytes), dataLength: size - dataStart, path: path)
             self.dataStart = dataStart
+            fileSize = size
         } catch {
-            munmap(mapped, size)
+            close(fd)
             throw error
         }
-        mapping = mapped
-        fileSize = size
+        self.fd = fd
     }
 
     deinit {
-        munmap(mapping, fileSize)
+        close(fd)
     }
 
-    /// Widens tensor `name` to fp32 into `destination`, which must hold exactly its element count, then drops
-    /// the file pages it occupied from this process, so loading never holds the whole file and the block at once.
-    func copy(_ name: String, into destination: UnsafeMutablePointer<Float>) {
+    /// Widens tensor `name` to fp32 into `destination`, which must hold exactly its element count. F32 data is
+    /// read straight into `destination`; F16/BF16 through a buffer of the tensor's own size.
+    func copy(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
         let entry = entries[name]!
-        entry.dtype.convert(UnsafeRawPointer(mapping + dataStart + entry.begin), count: entry.elementCount, into: destination)
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let first = (dataStart + entry.begin + page - 1) / page * page
-        let last = (dataStart + entry.end) / page * page
-        if last > first {
-            madvise(mapping + first, last - first, Int32(MADV_DONTNEED))
+        let offset = dataStart + entry.begin
+        let byteCount = entry.end - entry.begin
+        if entry.dtype == .f32 {
+            try Self.read(fd, into: UnsafeMutableRawBufferPointer(start: destination, count: byteCount), at: offset,
+                          path: path)
+        } else {
+            var staging = [UInt8](repeating: 0, count: byteCount)
+            try Self.read(fd, into: &staging, at: offset, path: path)
+            staging.withUnsafeBytes { entry.dtype.convert($0.baseAddress!, count: entry.elementCount, into: destination) }
+        }
+    }
+
+    /// Throws when the file no longer has the size its header was read at (truncated or grown while loading).
+    func checkUnchanged() throws {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw CheckpointError.missingFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard Int(info.st_size) == fileSize else {
+            throw CheckpointError.malformed(path: path, reason: "changed while loading (\(fileSize) bytes, now "
+                + "\(info.st_size)); publish a checkpoint only once it is completely written")
+        }
+    }
+
+    private static func read(_ fd: Int32, into bytes: inout [UInt8], at offset: Int, path: String) throws {
+        try bytes.withUnsafeMutableBytes { try read(fd, into: $0, at: offset, path: path) }
+    }
+
+    private static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int,
+                             path: String) throws {
+        do {
+            try readExactly(fd, into: buffer, at: offset, path: path)
+        } catch {
+            throw CheckpointError.malformed(
+                path: path, reason: "\(error.reason) while loading; publish a checkpoint only once it is completely written")
         }
     }
 

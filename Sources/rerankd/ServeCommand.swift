@@ -35,7 +35,7 @@ struct Rerankd: ParsableCommand {
         "max-documents", "max-batch-tokens", "max-batch-pairs", "max-batch-delay", "max-queued-tokens",
         "request-timeout", "tokenizer-threads", "max-body-bytes", "max-connection-body-bytes", "max-buffered-body-bytes",
         "max-connections", "drain-timeout", "log-level", "model-store", "model-store-poll", "capture-dir",
-        "capture-rate", "capture-max-bytes", "precision",
+        "capture-rate", "capture-max-bytes", "precision", "reload-timeout",
     ]
 
     @Option(help: "Address to listen on.") var host = "0.0.0.0"
@@ -49,6 +49,9 @@ struct Rerankd: ParsableCommand {
             + "Not with --model.", valueName: "dir"))
     var modelStore: String?
     @Option(help: "Seconds between checks of the model store's current version.") var modelStorePoll = 2.0
+    @Option(help: ArgumentHelp("Seconds a reload (SIGHUP, /admin/reload, a store flip) may take before it is "
+        + "reported as failed in /info and rerank_model_reloads_total, and the next reload may run."))
+    var reloadTimeout = 300.0
     @Option(help: ArgumentHelp(
         "Opt-in: sample admitted requests (query and documents: user data) into JSON lines here, in the teacher's "
             + "input format, for `rerank-admin pipeline --captured DIR`. Off without it.", valueName: "dir"))
@@ -104,6 +107,7 @@ struct Rerankd: ParsableCommand {
         }
         if model != nil, modelStore != nil { throw ValidationError("give --model or --model-store, not both") }
         guard modelStorePoll > 0 else { throw ValidationError("--model-store-poll must be positive") }
+        guard reloadTimeout > 0 else { throw ValidationError("--reload-timeout must be positive") }
         guard (0...1).contains(captureRate) else { throw ValidationError("--capture-rate must be in [0, 1]") }
         guard captureMaxBytes >= 1 << 20 else { throw ValidationError("--capture-max-bytes must be at least 1 MiB") }
     }
@@ -132,6 +136,7 @@ struct Rerankd: ParsableCommand {
         service.maxQueuedTokens = maxQueuedTokens
         service.requestTimeout = requestTimeout
         service.tokenizerThreads = tokenizerThreads
+        service.reloadTimeout = reloadTimeout
 
         let loaded = try ModelLoader.load(directory: modelDirectory, template: promptTemplate,
                                           maxInputTokens: maxInputTokens, precision: precision)

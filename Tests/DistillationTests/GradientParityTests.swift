@@ -84,7 +84,7 @@ final class GradientParityTests: XCTestCase {
                     continue
                 }
                 var theirs = [Float](repeating: 0, count: count)
-                theirs.withUnsafeMutableBufferPointer { reference.copy(tensor.name, into: $0.baseAddress!) }
+                try theirs.withUnsafeMutableBufferPointer { try reference.copy(tensor.name, into: $0.baseAddress!) }
                 let scale = theirs.map(abs).max()!
                 let error = zip(ours, theirs).map { abs($0 - $1) }.max()!
                 XCTAssertLessThanOrEqual(error, 1e-4 * scale + 1e-7, "\(variant) \(tensor.name): max |error| \(error) of max \(scale)")

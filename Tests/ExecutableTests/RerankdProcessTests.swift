@@ -181,6 +181,39 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertEqual(server.process.terminationStatus, 0, server.output)
     }
 
+    /// A store version holding a FIFO used to wedge a --model-store server: its reload blocked in open() and
+    /// every later flip, SIGHUP and reload queued behind it. It must fail fast, and the follower keep following.
+    func testAStoreVersionWithAFIFOFailsAndTheFollowerKeepsFollowing() throws {
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-store-\(UUID())")
+        let versions = store.appendingPathComponent("versions")
+        try FileManager.default.createDirectory(at: versions, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: store) }
+        for id in ["0000000000000001", "0000000000000002", "0000000000000003"] {
+            try FileManager.default.copyItem(at: try randomModelCopy(), to: versions.appendingPathComponent(id))
+        }
+        let fifo = versions.appendingPathComponent("0000000000000002/model.safetensors").path
+        try FileManager.default.removeItem(atPath: fifo)
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        func flip(to id: String) throws {
+            let link = store.appendingPathComponent("current.new")
+            try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "versions/\(id)")
+            XCTAssertEqual(rename(link.path, store.appendingPathComponent("current").path), 0)
+        }
+        try flip(to: "0000000000000001")
+        let server = try Server(arguments: ["--model-store", store.path, "--model-store-poll", "0.2"])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        try flip(to: "0000000000000002")
+        XCTAssertTrue(server.waitForLog("model reload failed"), server.output)
+        XCTAssertTrue(server.output.contains("is a FIFO"), server.output)
+        let info = try curl(["http://127.0.0.1:\(server.port)/info"])
+        XCTAssertTrue(info.contains("0000000000000002/model.safetensors"), info)
+        try flip(to: "0000000000000003")
+        XCTAssertTrue(server.waitForLog("model swapped in"), server.output)
+        let swapped = try curl(["http://127.0.0.1:\(server.port)/info"])
+        XCTAssertTrue(swapped.contains("versions/0000000000000003"), swapped)
+        XCTAssertFalse(swapped.contains("last_reload_failure\":{"), swapped)
+    }
+
     /// The same broken checkpoint given at start ends the process with a message, never a crash.
     func testABrokenCheckpointAtStartExitsWithAMessage() throws {
         let directory = try randomModelCopy()

@@ -41,6 +41,29 @@ final class AuthAndReloadTests: XCTestCase {
         XCTAssertEqual(try server.post("/rerank", json: json, headers: ["Authorization": "Bearer secret-key"]).status, 200)
     }
 
+    /// A FIFO in place of a checkpoint file used to hang the reload worker in open() forever: the POST never
+    /// answered and every later reload queued behind it.
+    func testAFIFOInTheCheckpointIsRefusedAndLaterReloadsStillRun() throws {
+        let before = try server.service.model
+        for name in ["model.safetensors", "config.json", "spiece.model"] {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-model-\(UUID())")
+            try FileManager.default.copyItem(at: URL(fileURLWithPath: LiveServer.randomModel), to: directory)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let fifo = directory.appendingPathComponent(name).path
+            try FileManager.default.removeItem(atPath: fifo)
+            XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+            let reply = try server.post("/admin/reload", json: #"{"model": "\#(directory.path)"}"#,
+                                        headers: ["Authorization": "Bearer admin-token"])
+            XCTAssertEqual(reply.status, 422, reply.text)
+            XCTAssertTrue(reply.text.contains(fifo) && reply.text.contains("FIFO"), reply.text)
+            let info = try XCTUnwrap(try server.request("GET", "/info").json as? [String: Any])
+            XCTAssertTrue("\(info["last_reload_failure"] ?? "")".contains(fifo), "\(info)")
+            XCTAssertTrue(try server.service.model === before)
+        }
+        let reloaded = try server.request("POST", "/admin/reload", headers: ["Authorization": "Bearer admin-token"])
+        XCTAssertEqual(reloaded.status, 200, reloaded.text)
+    }
+
     func sha256sum(_ path: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")

@@ -4,6 +4,7 @@ import Logging
 import ParityFixtures
 import Ranking
 import T5
+import Synchronization
 import XCTest
 @testable import RerankService
 
@@ -278,5 +279,36 @@ final class RerankServiceTests: XCTestCase {
         XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["a"])) { _ in }) {
             XCTAssertEqual($0 as? RerankError, .unavailable("the server is shutting down"))
         }
+    }
+}
+
+/// A reload that never finishes (a read blocked on a stalled volume) must not wedge every reload after it.
+final class ReloadDeadlineTests: XCTestCase {
+    func testAReloadPastItsDeadlineIsReportedAndTheNextOneRuns() throws {
+        var configuration = ServiceConfiguration()
+        configuration.reloadTimeout = 0.5
+        let service = RerankService(model: try RerankServiceTests.model.get(), configuration: configuration,
+                                    logger: Logger(label: "test"))
+        addTeardownBlock { service.drain() }
+        let never = DispatchSemaphore(value: 0)
+        addTeardownBlock { never.signal() }
+        let realLoad = service.loadModel
+        service.loadModel = { directory, template, tokens, precision in
+            if directory.hasSuffix("/stalled") { never.wait() }
+            return try realLoad(directory, template, tokens, precision)
+        }
+        let results = Mutex<[Result<ActiveModel, Error>]>([])
+        let done = DispatchSemaphore(value: 0)
+        service.reload(directory: "/stalled") { result in results.withLock { $0.append(result) }; done.signal() }
+        service.reload(directory: RerankServiceTests.randomModel) { result in
+            results.withLock { $0.append(result) }; done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let failure = try XCTUnwrap(service.lastReloadFailure)
+        XCTAssertEqual(failure.directory, "/stalled")
+        XCTAssertTrue(failure.message.contains("did not finish within 0.5 s"), failure.message)
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertNil(service.lastReloadFailure)
+        XCTAssertEqual(results.withLock { $0.map { (try? $0.get()) != nil } }, [false, true])
     }
 }
