@@ -31,7 +31,8 @@ public final class RequestCapture: Sendable {
     private let logger: Logger
     private let queue = DispatchQueue(label: "rerank.capture", qos: .utility)
     private let pending = Atomic(0)
-    private let state = Mutex<(file: FileHandle?, path: String, bytes: Int, lastErrorLog: Date)>((nil, "", 0, .distantPast))
+    /// The open capture file (-1: none), its path and the bytes of whole lines in it.
+    private let state = Mutex<(fd: Int32, path: String, bytes: Int, lastErrorLog: Date)>((-1, "", 0, .distantPast))
     private let written = Counter(label: "rerank_capture_lines_total")
     private let droppedFull = Counter(label: "rerank_capture_dropped_total", dimensions: [("reason", "queue_full")])
     private let droppedError = Counter(label: "rerank_capture_dropped_total", dimensions: [("reason", "write_error")])
@@ -69,33 +70,55 @@ public final class RequestCapture: Sendable {
     /// Waits until every accepted line is written (for tests and shutdown).
     public func flush() { queue.sync {} }
 
+    deinit {
+        state.withLock { state in
+            if state.fd >= 0 { close(state.fd) }
+        }
+    }
+
+    /// Appends `line` to the current file, opening a new one (owner-only: it holds users' text) when there is none,
+    /// when this one is full or when it was deleted. A line that cannot be written is cut off again, so the file
+    /// holds whole lines, and the file is kept: a full volume drops lines, it does not create a file per line.
     private func write(_ line: Data) {
         state.withLock { state in
             do {
-                if state.file == nil || state.bytes + line.count > settings.maxFileBytes {
-                    try state.file?.close()
+                if state.fd >= 0 {
+                    var info = stat()
+                    let full = state.bytes > 0 && state.bytes + line.count > settings.maxFileBytes
+                    if full || fstat(state.fd, &info) != 0 || info.st_nlink == 0 {
+                        close(state.fd)
+                        state.fd = -1
+                    }
+                }
+                if state.fd < 0 {
                     let name = "capture-\(Self.stamp())\(hostTag)\(getpid()).jsonl"
                     let path = settings.directory.appendingPathComponent(name).path
-                    guard FileManager.default.createFile(atPath: path, contents: nil),
-                          let handle = FileHandle(forWritingAtPath: path) else {
-                        throw CocoaError(.fileWriteNoPermission)
-                    }
-                    state = (handle, path, 0, state.lastErrorLog)
+                    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+                    guard fd >= 0 else { throw CaptureWriteError(path: path, reason: String(cString: strerror(errno))) }
+                    state = (fd, path, 0, state.lastErrorLog)
                     pruneOldFiles(keeping: path)
                 }
-                try state.file!.write(contentsOf: line)
+                if let reason = line.withUnsafeBytes({ writeAll(state.fd, $0) }) {
+                    _ = ftruncate(state.fd, off_t(state.bytes))
+                    throw CaptureWriteError(path: state.path, reason: reason)
+                }
                 state.bytes += line.count
                 written.increment()
             } catch {
-                state.file = nil
                 droppedError.increment()
                 if Date().timeIntervalSince(state.lastErrorLog) > 60 {
                     state.lastErrorLog = Date()
                     logger.error("request capture: a line was dropped", metadata: [
-                        "directory": "\(settings.directory.path)", "error": "\(error.localizedDescription)"])
+                        "directory": "\(settings.directory.path)", "error": "\(error)"])
                 }
             }
         }
+    }
+
+    private struct CaptureWriteError: Error, CustomStringConvertible {
+        let path: String
+        let reason: String
+        var description: String { "\(path): \(reason)" }
     }
 
     /// Deletes this host's oldest capture files while they hold more than `maxTotalBytes`.
@@ -124,4 +147,18 @@ public final class RequestCapture: Sendable {
         return String(format: "%04d%02d%02dT%02d%02d%02d.%06dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                       parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1000)
     }
+}
+
+/// Writes all of `bytes` to `fd`; the operating system's reason on failure.
+private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return String(cString: strerror(errno))
+        }
+        done += n
+    }
+    return nil
 }

@@ -62,4 +62,82 @@ final class RequestCaptureTests: XCTestCase {
         on.flush()
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.path))
     }
+
+    /// Capture files hold users' text: owner-only.
+    func testCaptureFilesAreOwnerOnly() throws {
+        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        capture.offer(query: "private query", documents: ["private document"])
+        capture.flush()
+        let names = try files()
+        XCTAssertEqual(names.count, 1)
+        for name in names {
+            let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
+            XCTAssertEqual((attributes[.posixPermissions] as? Int).map { $0 & 0o777 }, 0o600, name)
+        }
+    }
+
+    /// Writes that fail (here a file size limit of 100 bytes, shorter than one line) drop lines into the one file
+    /// already open, not one new empty file per line, and cut a partly written line off again: once writes work,
+    /// the same file goes on with whole lines.
+    func testFailingWritesKeepOneFileOfWholeLines() throws {
+        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved), 0)
+        let previousHandler = signal(SIGXFSZ, SIG_IGN)
+        var limited = saved
+        limited.rlim_cur = 100
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limited), 0)
+        for i in 0..<50 { capture.offer(query: "query \(i) that is long enough to pass the limit", documents: ["document \(i)"]) }
+        capture.flush()
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved), 0)
+        signal(SIGXFSZ, previousHandler)
+        let afterFailures = try files()
+        XCTAssertLessThanOrEqual(afterFailures.count, 1, "\(afterFailures)")
+
+        for i in 0..<3 { capture.offer(query: "after \(i)", documents: ["d"]) }
+        capture.flush()
+        let names = try files()
+        XCTAssertEqual(names.count, 1)
+        let text = try String(contentsOf: directory.appendingPathComponent(names[0]), encoding: .utf8)
+        let lines = try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(lines.compactMap { $0["query"] as? String }, ["after 0", "after 1", "after 2"])
+    }
+
+    /// A full volume (a 64 KiB tmpfs, filled): lines are dropped, at most one capture file is created, and capture
+    /// resumes in it once there is room. Needs root for the mount.
+    func testAFullVolumeCreatesNoFilePerDroppedLine() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard mount(directory.path, options: "size=64k") else { throw XCTSkip("cannot mount a tmpfs here (needs root)") }
+        defer { _ = umount(directory.path) }
+        let filler = directory.appendingPathComponent("filler")
+        FileManager.default.createFile(atPath: filler.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: filler)
+        while (try? handle.write(contentsOf: Data(count: 4096))) != nil {}
+        try? handle.close()
+
+        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        for i in 0..<200 { capture.offer(query: "query \(i)", documents: ["document \(i)"]) }
+        capture.flush()
+        let afterFull = try files()
+        XCTAssertLessThanOrEqual(afterFull.count, 1, "\(afterFull.count) files")
+
+        try FileManager.default.removeItem(at: filler)
+        capture.offer(query: "room again", documents: ["d"])
+        capture.flush()
+        let names = try files()
+        XCTAssertEqual(names.count, 1)
+        let text = try String(contentsOf: directory.appendingPathComponent(names[0]), encoding: .utf8)
+        XCTAssertEqual(text.split(separator: "\n").count, 1, text)
+        XCTAssertTrue(text.contains("room again"), text)
+    }
+
+    func mount(_ path: String, options: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-t", "tmpfs", "-o", options, "tmpfs", path]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
 }
