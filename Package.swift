@@ -88,6 +88,8 @@ let package = Package(
         ]),
         .executableTarget(name: "rerank-admin", dependencies: [
             "Ranking", "T5", "SentencePiece", "Retrieval", "Teacher", "Distillation", "ModelStore",
+            // ModelLoader.validate: publish runs the very checks every server runs before serving a version.
+            "RerankService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Encode throughput of the tokenizer (Scripts/bench_tokenizer.sh).
