@@ -9,6 +9,10 @@ import Foundation
 ///     STORE/.lock                                    held while publishing or rolling back
 ///
 /// Servers that share the store (a Kubernetes volume, NFS) watch `current` and hot-swap when it changes.
+///
+/// A version holds regular files only, copied by content (a Hugging Face hub snapshot's symlinks into
+/// `../../blobs` are resolved), and only the files of a checkpoint (`checkpointFileRule`): nothing in it depends on
+/// anything outside the store, and nothing else (a stray 2 GB file, optimiser state) is copied.
 public struct ModelStore: Sendable {
     public let root: URL
 
@@ -20,7 +24,8 @@ public struct ModelStore: Sendable {
     public var currentLink: URL { root.appendingPathComponent("current") }
     var historyFile: URL { root.appendingPathComponent("history") }
 
-    /// The version `current` names, or nil when nothing was published yet.
+    /// The version `current` names, or nil when nothing was published yet. Throws when `current` is not a
+    /// link to `versions/<id>` (never load the store root or a path outside it).
     public func currentVersion() throws -> String? {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: currentLink.path) else {
             if FileManager.default.fileExists(atPath: currentLink.path) {
@@ -28,7 +33,13 @@ public struct ModelStore: Sendable {
             }
             return nil
         }
-        return URL(fileURLWithPath: target).lastPathComponent
+        let parts = target.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "versions", Self.isVersionName(String(parts[1])) else {
+            throw ModelStoreError.corrupt(
+                root.path, "\(currentLink.path) points to \"\(target)\", not to versions/<id>: "
+                    + "make it current again with `rerank-admin rollback --store \(root.path) --to VERSION`")
+        }
+        return String(parts[1])
     }
 
     public func directory(of version: String) -> URL { versionsDirectory.appendingPathComponent(version, isDirectory: true) }
@@ -40,91 +51,200 @@ public struct ModelStore: Sendable {
     }
 
     /// Versions in the order they were made current (oldest first), each once, at its latest position.
+    /// Lines that name no possible version (left by older publishers) are ignored.
     public func history() -> [String] {
         guard let text = try? String(contentsOf: historyFile, encoding: .utf8) else { return [] }
         var order: [String] = []
         for line in text.split(separator: "\n") {
-            guard let id = line.split(separator: "\t").first.map(String.init) else { continue }
+            guard let id = line.split(separator: "\t", omittingEmptySubsequences: false).first.map(String.init),
+                  Self.isVersionName(id) else { continue }
             order.removeAll { $0 == id }
             order.append(id)
         }
         return order
     }
 
-    /// Copies `source` in as an immutable version (its id: the first 16 hex digits of the SHA-256 of its
-    /// files), lets `validate` load it, flips `current` to it and keeps the `keep` most recent versions.
-    /// A version that fails validation is removed again and `current` is left as it was.
+    /// The versions in the store, newest first (by history; versions missing from the history last, by name).
+    public func versions() -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory.path)) ?? [])
+            .filter(isVersion)
+        let ordered = history().reversed().filter(names.contains)
+        return ordered + names.filter { !ordered.contains($0) }.sorted()
+    }
+
+    /// True when `name` is a version of this store: a directory (not a link) directly in `versions/`, not hidden.
+    public func isVersion(_ name: String) -> Bool {
+        guard Self.isVersionName(name) else { return false }
+        var info = stat()
+        return lstat(directory(of: name).path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// A name that can be a version: one path component, not hidden ("", ".", "..", "a/b" and ".x" are not).
+    static func isVersionName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\0") && name.utf8.count <= 255
+    }
+
+    /// Copies the checkpoint files of `source` (see `checkpointFileRule`) in as an immutable version (its id: the
+    /// first 16 hex digits of the SHA-256 of those files), lets `validate` load it, flips `current` to it and keeps
+    /// the `keep` most recent versions. A version that fails validation is never made current and leaves nothing
+    /// behind; neither does any other failure (a full volume included). `warn` hears about files not copied and
+    /// about leftovers of an interrupted publish removed on the way.
     @discardableResult
-    public func publish(_ source: URL, keep: Int, validate: (URL) throws -> Void) throws -> String {
+    public func publish(_ source: URL, keep: Int, warn: (String) -> Void = { _ in },
+                        validate: (URL) throws -> Void) throws -> String {
         try withLock {
-            let id = try Self.contentID(of: source)
+            try FileManager.default.createDirectory(at: versionsDirectory, withIntermediateDirectories: true)
+            removeLeftovers(warn: warn)
+            let source = source.standardizedFileURL
+            let files = try Self.checkpointFiles(in: source)
+            for line in files.skipped { warn(line) }
+            let id = try Self.contentID(of: source, names: files.names)
             let destination = directory(of: id)
-            let isNew = !FileManager.default.fileExists(atPath: destination.path)
-            if isNew { try copyIn(source, as: destination) }
-            do { try validate(destination) } catch {
+            let isNew = !isVersion(id)
+            if isNew {
+                let incoming = versionsDirectory.appendingPathComponent(".incoming-\(getpid())", isDirectory: true)
+                do {
+                    try copy(files.names, from: source, to: incoming, expecting: id)
+                    try check(incoming, of: source, with: validate)
+                    guard rename(incoming.path, destination.path) == 0 else {
+                        throw ModelStoreError.io(destination.path, Self.errnoText())
+                    }
+                    syncDirectory(versionsDirectory)
+                } catch {
+                    try? FileManager.default.removeItem(at: incoming)
+                    throw error
+                }
+            } else {
+                try check(destination, of: source, with: validate)
+            }
+            do { try flip(to: id, action: "publish \(source.path)", warn: warn) } catch {
                 if isNew { try? FileManager.default.removeItem(at: destination) }
                 throw error
             }
-            try flip(to: id, action: "publish \(source.path)")
             prune(keep: keep)
             return id
         }
     }
 
-    /// Flips `current` back to `version`, or to the version that was current before it.
+    /// Flips `current` back to `version` (an existing version id: see `isVersion`), or to the version that was
+    /// current before it.
     @discardableResult
-    public func rollback(to version: String? = nil) throws -> String {
+    public func rollback(to version: String? = nil, warn: (String) -> Void = { _ in }) throws -> String {
         try withLock {
-            let current = try currentVersion()
+            removeLeftovers(warn: warn)
+            let current = try? currentVersion()
             let target: String
             if let version {
+                guard isVersion(version) else {
+                    throw ModelStoreError.unknownVersion(version, store: root.path, available: versions())
+                }
                 target = version
             } else {
-                guard let previous = history().filter({ $0 != current })
-                    .last(where: { FileManager.default.fileExists(atPath: directory(of: $0).path) }) else {
+                guard let previous = history().filter({ $0 != current }).last(where: isVersion) else {
                     throw ModelStoreError.nothingToRollBackTo(root.path)
                 }
                 target = previous
             }
-            guard FileManager.default.fileExists(atPath: directory(of: target).path) else {
-                throw ModelStoreError.unknownVersion(target, available: history().reversed())
-            }
-            try flip(to: target, action: "rollback")
+            try flip(to: target, action: "rollback", warn: warn)
             return target
         }
     }
 
-    private func flip(to id: String, action: String) throws {
-        let temporary = root.appendingPathComponent(".current-\(getpid())")
-        unlink(temporary.path)
-        guard symlink("versions/\(id)", temporary.path) == 0, rename(temporary.path, currentLink.path) == 0 else {
-            throw ModelStoreError.io(currentLink.path, String(cString: strerror(errno)))
+    /// Runs `validate` on `directory`; its error names the source's files rather than the store's copies of them.
+    private func check(_ directory: URL, of source: URL, with validate: (URL) throws -> Void) throws {
+        do { try validate(directory) } catch {
+            let reason = "\(error)".replacingOccurrences(of: directory.path, with: source.path)
+            throw ModelStoreError.rejected(source: source.path, reason: reason)
         }
-        let line = "\(id)\t\(ISO8601DateFormatter().string(from: Date()))\t\(action)\n"
-        if let handle = try? FileHandle(forWritingTo: historyFile) {
-            handle.seekToEndOfFile()
-            handle.write(Data(line.utf8))
-            try? handle.synchronize()
-            try? handle.close()
-        } else {
-            try Data(line.utf8).write(to: historyFile)
-        }
-        syncDirectory(root)
     }
 
-    private func copyIn(_ source: URL, as destination: URL) throws {
-        try FileManager.default.createDirectory(at: versionsDirectory, withIntermediateDirectories: true)
-        let incoming = versionsDirectory.appendingPathComponent(".incoming-\(getpid())", isDirectory: true)
-        try? FileManager.default.removeItem(at: incoming)
-        try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true)
-        for name in try Self.files(in: source) {
-            let target = incoming.appendingPathComponent(name)
-            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: target)
-            let fd = open(target.path, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
+    private func flip(to id: String, action: String, warn: (String) -> Void) throws {
+        let temporary = root.appendingPathComponent(".current-\(getpid())")
+        unlink(temporary.path)
+        guard symlink("versions/\(id)", temporary.path) == 0 else {
+            throw ModelStoreError.io(temporary.path, Self.errnoText())
         }
-        try FileManager.default.moveItem(at: incoming, to: destination)
-        syncDirectory(versionsDirectory)
+        guard rename(temporary.path, currentLink.path) == 0 else {
+            let reason = Self.errnoText()
+            unlink(temporary.path)
+            throw ModelStoreError.io(currentLink.path, reason)
+        }
+        syncDirectory(root)
+        // `current` has flipped: a history that cannot be written is reported, not a failed flip.
+        let line = "\(id)\t\(ISO8601DateFormatter().string(from: Date()))\t\(action)\n"
+        if let reason = appendAtomically(line, to: historyFile.path) {
+            warn("\(historyFile.path): \(reason): the flip to versions/\(id) is not recorded there, so `rollback` "
+                 + "without --to will not know it")
+        }
+    }
+
+    /// Appends `line` whole or not at all (a partial line on a full volume is cut off again); nil when written.
+    private func appendAtomically(_ line: String, to path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return Self.errnoText() }
+        defer { close(fd) }
+        var info = stat()
+        let before = fstat(fd, &info) == 0 ? info.st_size : -1
+        let bytes = Array(line.utf8)
+        let failure = bytes.withUnsafeBytes { Self.writeAll(fd, $0.baseAddress!, $0.count) }
+            ?? (fsync(fd) == 0 ? nil : Self.errnoText())
+        if failure != nil, before >= 0 { _ = ftruncate(fd, before) }
+        return failure
+    }
+
+    /// Removes what an interrupted publish or flip left behind (`versions/.incoming-*`, `.current-*`). Called
+    /// under the lock, when no publish can be running.
+    private func removeLeftovers(warn: (String) -> Void) {
+        let fileManager = FileManager.default
+        for (directory, prefix) in [(versionsDirectory, ".incoming-"), (root, ".current-")] {
+            guard let names = try? fileManager.contentsOfDirectory(atPath: directory.path) else { continue }
+            for name in names.sorted() where name.hasPrefix(prefix) {
+                let path = directory.appendingPathComponent(name).path
+                do {
+                    try fileManager.removeItem(atPath: path)
+                    if prefix == ".incoming-" { warn("removed \(path), left by a publish that did not finish") }
+                } catch {
+                    warn("\(path) is left by a publish that did not finish and cannot be removed: \(error.localizedDescription)")
+                }
+            }
+        }
+    }
+
+    /// Copies `names` from `source` into a new directory `incoming` (regular files, by content, synced), checking
+    /// first that the volume has room, and that the bytes copied are the ones `id` was computed from.
+    private func copy(_ names: [String], from source: URL, to incoming: URL, expecting id: String) throws {
+        var needed = 0
+        for name in names { needed += try Self.regularFileSize(source.appendingPathComponent(name).path) }
+        var volume = statvfs()
+        if statvfs(versionsDirectory.path, &volume) == 0 {
+            let free = Int(volume.f_bavail) * Int(volume.f_frsize)
+            guard needed + (1 << 20) <= free else {
+                throw ModelStoreError.noSpace(store: versionsDirectory.path, source: source.path, needed: needed, free: free)
+            }
+        }
+        try? FileManager.default.removeItem(at: incoming)
+        guard mkdir(incoming.path, 0o755) == 0 else { throw ModelStoreError.io(incoming.path, Self.errnoText()) }
+        var hash = SHA256()
+        for name in names {
+            let target = incoming.appendingPathComponent(name).path
+            let out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard out >= 0 else { throw ModelStoreError.io(target, Self.errnoText()) }
+            defer { close(out) }
+            try Self.stream(source.appendingPathComponent(name).path, name: name, into: &hash) { bytes, count in
+                if let reason = Self.writeAll(out, bytes, count) {
+                    throw ModelStoreError.copyFailed(source: source.appendingPathComponent(name).path,
+                                                     destination: target, reason: reason)
+                }
+            }
+            guard fsync(out) == 0 else {
+                throw ModelStoreError.copyFailed(source: source.appendingPathComponent(name).path, destination: target,
+                                                 reason: Self.errnoText())
+            }
+        }
+        syncDirectory(incoming)
+        guard Self.hexPrefix(hash) == id else {
+            throw ModelStoreError.io(source.path, "its files changed while being published: publish it again once they are written")
+        }
     }
 
     private func prune(keep: Int) {
@@ -139,63 +259,249 @@ public struct ModelStore: Sendable {
     private func withLock<T>(_ body: () throws -> T) throws -> T {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let fd = open(root.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ModelStoreError.io(root.path, String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw ModelStoreError.io(root.appendingPathComponent(".lock").path, Self.errnoText()) }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX) == 0 else { throw ModelStoreError.io(root.path, String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX) == 0 else { throw ModelStoreError.io(root.appendingPathComponent(".lock").path, Self.errnoText()) }
         defer { flock(fd, LOCK_UN) }
         return try body()
     }
 
     private func syncDirectory(_ url: URL) {
-        let fd = open(url.path, O_RDONLY)
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    /// The regular files of a checkpoint directory, sorted (subdirectories are not part of a checkpoint).
-    static func files(in directory: URL) throws -> [String] {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
-            throw ModelStoreError.io(directory.path, "not a readable directory")
+    // MARK: What a version holds
+
+    /// The rule, in words, for messages and documentation.
+    public static let checkpointFileRule = """
+        config.json, the weights (model.safetensors, or model.safetensors.index.json and the shards its weight_map \
+        names), spiece.model and/or tokenizer.json, and if present generation_config.json, tokenizer_config.json, \
+        special_tokens_map.json and README.md
+        """
+
+    /// Files copied when present besides config.json, the weights and the tokenizer.
+    static let optionalFiles = ["generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "README.md"]
+    /// Files only a training run's resumable state holds (this project's distill checkpoints, transformers' Trainer).
+    static let trainingStateFiles = ["optimizer.safetensors", "optimizer.pt", "optimizer.bin", "scheduler.pt",
+                                     "scheduler.bin", "trainer_state.json", "rng_state.pth"]
+    /// Largest config, tokenizer or index file (the tokenizer loader's own limit); weights are bounded by the volume.
+    static let maxSmallFileBytes = 256 << 20
+
+    /// The names to copy from `directory` (sorted) and one line for each other entry, which is not copied.
+    static func checkpointFiles(in directory: URL) throws -> (names: [String], skipped: [String]) {
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            throw ModelStoreError.notACheckpoint(directory.path, "not a readable directory (\(error.localizedDescription))")
         }
-        return names.filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(
-                atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory) && !isDirectory.boolValue
-        }.sorted()
+        let present = Set(entries)
+        let training = trainingStateFiles.filter(present.contains)
+        guard training.isEmpty else { throw ModelStoreError.trainingCheckpoint(directory.path, training) }
+        guard present.contains("config.json") else {
+            throw ModelStoreError.notACheckpoint(directory.path, "it has no config.json")
+        }
+        var names = ["config.json"]
+        var weightFiles: [String] = []
+        if present.contains("model.safetensors") {
+            names.append("model.safetensors")
+        } else if present.contains("model.safetensors.index.json") {
+            let index = directory.appendingPathComponent("model.safetensors.index.json").path
+            let shards = try shardNames(index: index)
+            for shard in shards where !present.contains(shard) {
+                throw ModelStoreError.notACheckpoint(directory.path, "shard \(shard), named by \(index), is missing")
+            }
+            names.append("model.safetensors.index.json")
+            weightFiles = shards
+        } else {
+            let hint = present.contains("pytorch_model.bin") ? " (pytorch_model.bin is not read: convert the checkpoint to safetensors)" : ""
+            throw ModelStoreError.notACheckpoint(directory.path, "it has no model.safetensors or model.safetensors.index.json\(hint)")
+        }
+        let tokenizers = ["spiece.model", "tokenizer.json"].filter(present.contains)
+        guard !tokenizers.isEmpty else {
+            throw ModelStoreError.notACheckpoint(directory.path, "it has no spiece.model or tokenizer.json")
+        }
+        names += weightFiles + tokenizers + optionalFiles.filter(present.contains)
+        for name in names where !weightFiles.contains(name) && name != "model.safetensors" {
+            let path = directory.appendingPathComponent(name).path
+            let size = try regularFileSize(path)
+            guard size <= maxSmallFileBytes else { throw ModelStoreError.tooLarge(path, size, maxSmallFileBytes) }
+        }
+        let copied = Set(names)
+        var skipped: [String] = []
+        for name in entries.sorted() where !copied.contains(name) && !name.hasPrefix(".") {
+            let path = directory.appendingPathComponent(name).path
+            var info = stat()
+            let what = stat(path, &info) != 0 ? "unreadable"
+                : (info.st_mode & S_IFMT) == S_IFREG ? formatBytes(Int(info.st_size)) : fileKind(info.st_mode)
+            skipped.append("not copying \(path) (\(what)): a published version holds only \(checkpointFileRule)")
+        }
+        return (names.sorted(), skipped)
+    }
+
+    /// The shard file names of a sharded checkpoint's index, each a plain file name.
+    static func shardNames(index path: String) throws -> [String] {
+        let data = try readSmallRegularFile(path)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let weightMap = object["weight_map"] as? [String: String] else {
+            throw ModelStoreError.notACheckpoint(path, "expected a JSON object with a string-valued weight_map")
+        }
+        let shards = Set(weightMap.values).sorted()
+        for shard in shards where !isVersionName(shard) {
+            throw ModelStoreError.notACheckpoint(path, "shard name \"\(shard)\" is not a plain file name")
+        }
+        return shards
     }
 
     /// First 16 hex digits of SHA-256 over each file's name and bytes, in name order.
-    static func contentID(of directory: URL) throws -> String {
+    static func contentID(of directory: URL, names: [String]) throws -> String {
         var hash = SHA256()
-        for name in try files(in: directory) {
-            guard let handle = FileHandle(forReadingAtPath: directory.appendingPathComponent(name).path) else {
-                throw ModelStoreError.io(directory.appendingPathComponent(name).path, "cannot be read")
-            }
-            defer { try? handle.close() }
-            hash.update(data: Data(name.utf8))
-            hash.update(data: Data([0]))
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
-            hash.update(data: Data([0]))
+        for name in names {
+            try stream(directory.appendingPathComponent(name).path, name: name, into: &hash) { _, _ in }
         }
-        return hash.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+        return hexPrefix(hash)
     }
+
+    private static func hexPrefix(_ hash: SHA256) -> String {
+        hash.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Reads the regular file at `path` (following links) in chunks into `hash` (framed by its name) and `body`.
+    /// Never blocks on a FIFO or reads a device: those are refused before a byte is read. Reads exactly the size the
+    /// file had when opened.
+    private static func stream(_ path: String, name: String, into hash: inout SHA256,
+                               _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
+        let (fd, size) = try openRegularFile(path)
+        defer { close(fd) }
+        hash.update(data: Data(name.utf8))
+        hash.update(data: Data([0]))
+        let chunk = 4 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var done = 0
+        while done < size {
+            let n = read(fd, buffer, min(chunk, size - done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ModelStoreError.io(path, errnoText())
+            }
+            guard n > 0 else { throw ModelStoreError.io(path, "shrank while being read (\(done) of \(size) bytes)") }
+            hash.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
+            try body(buffer, n)
+            done += n
+        }
+        hash.update(data: Data([0]))
+    }
+
+    /// Opens a regular file for reading: O_NONBLOCK, so that opening a FIFO returns at once, then fstat on what was
+    /// opened. Returns the descriptor and the size.
+    private static func openRegularFile(_ path: String) throws -> (Int32, Int) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ModelStoreError.io(path, errnoText()) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ModelStoreError.notARegularFile(path, fileKind(info.st_mode)) }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ModelStoreError.io(path, errnoText()) }
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            let reason = (info.st_mode & S_IFMT) == S_IFREG ? errnoText() : fileKind(info.st_mode)
+            close(fd)
+            throw ModelStoreError.notARegularFile(path, reason)
+        }
+        return (fd, Int(info.st_size))
+    }
+
+    private static func regularFileSize(_ path: String) throws -> Int {
+        let (fd, size) = try openRegularFile(path)
+        close(fd)
+        return size
+    }
+
+    private static func readSmallRegularFile(_ path: String) throws -> Data {
+        var data = Data()
+        var hash = SHA256()
+        let size = try regularFileSize(path)
+        guard size <= maxSmallFileBytes else { throw ModelStoreError.tooLarge(path, size, maxSmallFileBytes) }
+        try stream(path, name: "", into: &hash) { bytes, count in data.append(bytes.assumingMemoryBound(to: UInt8.self), count: count) }
+        return data
+    }
+
+    /// Writes all `count` bytes; the operating system's reason on failure.
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> String? {
+        var done = 0
+        while done < count {
+            let n = write(fd, bytes + done, count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errnoText()
+            }
+            done += n
+        }
+        return nil
+    }
+
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFREG: return "a regular file"
+        default: return "not a regular file"
+        }
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+func formatBytes(_ count: Int) -> String {
+    if count < 1 << 20 { return "\(count) bytes" }
+    if count < 1 << 30 { return String(format: "%.1f MiB", Double(count) / Double(1 << 20)) }
+    return String(format: "%.2f GiB", Double(count) / Double(1 << 30))
 }
 
 public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
     case empty(String)
     case corrupt(String, String)
     case nothingToRollBackTo(String)
-    case unknownVersion(String, available: [String])
+    case unknownVersion(String, store: String, available: [String])
     case io(String, String)
+    /// The directory given to publish is not a checkpoint: directory, why.
+    case notACheckpoint(String, String)
+    /// The directory holds a training run's resumable state: directory, the files that show it.
+    case trainingCheckpoint(String, [String])
+    /// A checkpoint file that is a FIFO, device, socket or directory: path, what it is.
+    case notARegularFile(String, String)
+    /// path, size, limit
+    case tooLarge(String, Int, Int)
+    case noSpace(store: String, source: String, needed: Int, free: Int)
+    case copyFailed(source: String, destination: String, reason: String)
+    /// The validation refused the copy: the directory given to publish, why.
+    case rejected(source: String, reason: String)
 
     public var description: String {
         switch self {
         case let .empty(root): return "model store \(root) has no current version yet: publish one first"
         case let .corrupt(root, reason): return "model store \(root): \(reason)"
         case let .nothingToRollBackTo(root): return "model store \(root) has no earlier version to roll back to"
-        case let .unknownVersion(version, available):
-            return "no version \(version) in the store; available, newest first: \(available.joined(separator: ", "))"
+        case let .unknownVersion(version, store, available):
+            return "no version \"\(version)\" in model store \(store) (a version id is the name of a directory in "
+                + "\(store)/versions); available, newest first: "
+                + (available.isEmpty ? "none" : available.joined(separator: ", "))
         case let .io(path, reason): return "\(path): \(reason)"
+        case let .notACheckpoint(path, reason): return "\(path) is not a checkpoint directory to publish: \(reason)"
+        case let .trainingCheckpoint(path, files):
+            return "\(path) is a training checkpoint (it holds \(files.joined(separator: ", "))), not a model to serve: "
+                + "publish the directory `rerank-admin distill` wrote with --output (or a transformers save_pretrained "
+                + "export), not the resumable training state"
+        case let .notARegularFile(path, kind):
+            return "\(path) is \(kind), not a regular file: a published version holds regular files only"
+        case let .tooLarge(path, size, limit):
+            return "\(path) is \(formatBytes(size)), over the limit of \(formatBytes(limit)) for a config or tokenizer file"
+        case let .noSpace(store, source, needed, free):
+            return "\(store): not enough space to publish \(source): its checkpoint files need \(formatBytes(needed)), "
+                + "the volume has \(formatBytes(free)) free: grow the volume or free space on it"
+        case let .copyFailed(source, destination, reason):
+            return "copying \(source) to \(destination): \(reason) (nothing was published)"
+        case let .rejected(source, reason): return "not publishing \(source): \(reason)"
         }
     }
 }

@@ -53,7 +53,7 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertEqual(try current(), "versions/\(first.stdout)")
         XCTAssertEqual(try admin(["rollback", "--store", store.path, "--to", second.stdout]).stdout, second.stdout)
         let unknown = try admin(["rollback", "--store", store.path, "--to", "0000"])
-        XCTAssertTrue(unknown.stderr.contains("no version 0000"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("no version \"0000\""), unknown.stderr)
     }
 
     func testKeepsTheLastVersionsOnly() throws {
