@@ -86,8 +86,11 @@ final class CheckpointParityTests: XCTestCase {
             let together = try model.logits(inputs: batch, decoderPrefix: [0], vocabIDs: vocab)
             let order = Array(expected.inputs.indices.reversed()) + Array(expected.inputs.indices) + [2]
             for (row, source) in zip(together, order) {
+                // Not bit-exact: OpenBLAS's Haswell/Zen sgemm rounds a row by where it falls in its M blocking
+                // (1.4e-6 measured on an AVX2-only EPYC; its Sandybridge and SkylakeX kernels stay under 1e-6).
+                // A sequence that sees its pack-mates (a mask or bias crossing sequences) is off by 1e-2 or more.
                 for (a, b) in zip(row, alone[source]) {
-                    XCTAssertLessThanOrEqual(abs(a - b), 1e-6 * max(1, abs(b)), "\(parallelism) \(maxPackRows) input \(source)")
+                    XCTAssertLessThanOrEqual(abs(a - b), 5e-6 * max(1, abs(b)), "\(parallelism) \(maxPackRows) input \(source)")
                 }
             }
         }
