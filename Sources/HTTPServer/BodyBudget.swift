@@ -1,7 +1,9 @@
 import Synchronization
 
-/// Request body bytes buffered across every connection of a server, against one cap: many connections
-/// each within their own limits must not add up to more memory than the process may spend on bodies.
+/// Bytes buffered for requests in flight across every connection of a server, against one cap: HTTP/2 request
+/// bodies still arriving, HTTP/1.1 pipelined request bodies and responses not yet answered or not yet read, and
+/// every connection's unsent output. Many connections each within their own limits must not add up to more
+/// memory than the process may spend on them.
 final class BodyBudget: Sendable {
     private let capacity: Int
     private let used = Mutex(0)
@@ -19,9 +21,17 @@ final class BodyBudget: Sendable {
         }
     }
 
+    /// Counts `bytes` that are already held whether or not they fit (a response that was computed); the
+    /// callers that can wait check `isExhausted` before taking on more.
+    func add(_ bytes: Int) {
+        used.withLock { $0 += bytes }
+    }
+
     func release(_ bytes: Int) {
         used.withLock { $0 -= bytes }
     }
+
+    var isExhausted: Bool { used.withLock { $0 >= capacity } }
 
     var inUse: Int { used.withLock { $0 } }
 }

@@ -129,12 +129,17 @@ final class Connection: @unchecked Sendable {
 
     // MARK: Writing
 
+    /// Unsent output counts in the server's budget until it is written or the connection closes.
     func enqueue(_ bytes: [UInt8]) {
+        guard !closed else { return }
         outbound.append(contentsOf: bytes)
+        server.bodyBudget.add(bytes.count)
     }
 
     func enqueue(_ bytes: UnsafeRawBufferPointer) {
+        guard !closed else { return }
         outbound.append(contentsOf: bytes)
+        server.bodyBudget.add(bytes.count)
     }
 
     var queuedOutputBytes: Int { outbound.count - outboundStart }
@@ -155,6 +160,7 @@ final class Connection: @unchecked Sendable {
                 return
             }
             outboundStart += n
+            server.bodyBudget.release(n)
             writeDeadline = DispatchTime.now().uptimeNanoseconds + configuration.timeouts.write.nanoseconds
         }
         if outbound.capacity <= 64 * 1024 {
@@ -273,8 +279,10 @@ final class Connection: @unchecked Sendable {
         if closed { return }
         closed = true
         session.cancelAll()
+        server.bodyBudget.release(outbound.count - outboundStart)
         inbound = []
         outbound = []
+        outboundStart = 0
         loop.remove(self)
         Glibc.close(fd)
         server.connectionClosed(self)

@@ -9,6 +9,8 @@ final class HTTP1Session: ConnectionSession {
         var keepAlive: Bool
         let responder: HTTPResponder?
         var response: HTTPResponse?
+        /// The request body until the response arrives, then the response body, until it is written.
+        var heldBytes = 0
     }
 
     private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -27,6 +29,8 @@ final class HTTP1Session: ConnectionSession {
     private var stopped = false
     /// Server shutdown: the request in progress, if any, is the last one.
     private var draining = false
+    /// Sum of the exchanges' `heldBytes`, also counted in the server's budget.
+    private var heldBytes = 0
 
     init(connection: Connection) {
         self.connection = connection
@@ -34,7 +38,8 @@ final class HTTP1Session: ConnectionSession {
     }
 
     func process() {
-        while !stopped && !connection.closed && exchanges.count < connection.configuration.limits.maxPipelinedRequests {
+        while !stopped && !connection.closed && exchanges.count < connection.configuration.limits.maxPipelinedRequests
+            && !(parser.isIdle && holdsTooMuch) {
             if !sawRequest {
                 guard let switched = detectPreface() else { break }
                 if switched { return }
@@ -63,10 +68,31 @@ final class HTTP1Session: ConnectionSession {
             }
         }
         connection.compactInbound()
-        if exchanges.count >= connection.configuration.limits.maxPipelinedRequests {
+        if exchanges.count >= connection.configuration.limits.maxPipelinedRequests || (parser.isIdle && holdsTooMuch) {
             connection.suspendReading()
         }
         updateReadDeadline()
+    }
+
+    /// True when the next pipelined request must wait: this connection already holds its cap in request bodies
+    /// and responses the client has not read, or the server's budget is spent. A connection that holds
+    /// nothing may always go on, so every connection makes progress.
+    private var holdsTooMuch: Bool {
+        let pending = heldBytes + connection.queuedOutputBytes
+        guard pending > 0 else { return false }
+        return pending >= connection.configuration.limits.maxConnectionBodyBytes || connection.server.bodyBudget.isExhausted
+    }
+
+    private func mayResume() -> Bool {
+        !stopped && !connection.closed && !connection.isReading
+            && exchanges.count < connection.configuration.limits.maxPipelinedRequests && !holdsTooMuch
+    }
+
+    private func hold(_ bytes: Int, for index: Int) {
+        let change = bytes - exchanges[index].heldBytes
+        exchanges[index].heldBytes = bytes
+        heldBytes += change
+        if change > 0 { connection.server.bodyBudget.add(change) } else { connection.server.bodyBudget.release(-change) }
     }
 
     // MARK: HTTP/2 detection
@@ -134,6 +160,7 @@ final class HTTP1Session: ConnectionSession {
         exchanges.append(Exchange(id: id, isHEAD: head.method == "HEAD", version: head.version,
                                   acceptsGzip: ContentCoding.acceptsGzip(head.headers.values("accept-encoding")),
                                   keepAlive: keepAlive, responder: responder, response: nil))
+        hold(request.body.count, for: exchanges.count - 1)
         if let response = responder.run(connection.server.handler, request) {
             complete(id, response)
         }
@@ -177,6 +204,7 @@ final class HTTP1Session: ConnectionSession {
     private func complete(_ id: UInt64, _ response: HTTPResponse) {
         guard let index = exchanges.firstIndex(where: { $0.id == id }) else { return }
         exchanges[index].response = response
+        hold(response.body.count, for: index)
         writeCompletedInOrder()
     }
 
@@ -184,6 +212,7 @@ final class HTTP1Session: ConnectionSession {
     private func writeCompletedInOrder() {
         var closing = false
         while let first = exchanges.first, var response = first.response {
+            hold(0, for: 0)
             exchanges.removeFirst()
             ResponseCompression.apply(&response, acceptsGzip: first.acceptsGzip,
                                       threshold: connection.configuration.gzipThreshold)
@@ -201,17 +230,23 @@ final class HTTP1Session: ConnectionSession {
         }
         if closing {
             for exchange in exchanges { exchange.responder?.cancel() }
-            exchanges = []
+            releaseAll()
             stopped = true
             connection.closeWhenDrained = true
             return
         }
         sendContinueIfDue()
-        if !connection.isReading && exchanges.count < connection.configuration.limits.maxPipelinedRequests {
+        if mayResume() {
             connection.resumeReading()
             process()
         }
         updateReadDeadline()
+    }
+
+    private func releaseAll() {
+        connection.server.bodyBudget.release(heldBytes)
+        heldBytes = 0
+        exchanges = []
     }
 
     /// `100 Continue` goes out only when no earlier response is still owed, to keep responses ordered.
@@ -246,7 +281,17 @@ final class HTTP1Session: ConnectionSession {
 
     // MARK: ConnectionSession
 
-    func writesDrained() {}
+    /// The client read what was owed: a pipeline held back by the connection's cap goes on. Later on the
+    /// queue, not inside the flush that called this.
+    func writesDrained() {
+        guard mayResume() else { return }
+        connection.queue.async { [connection] in
+            guard let session = connection.session as? HTTP1Session, session.mayResume() else { return }
+            connection.resumeReading()
+            session.process()
+            connection.flush()
+        }
+    }
 
     func readTimedOut(_ kind: Connection.ReadDeadline) {
         switch kind {
@@ -286,7 +331,7 @@ final class HTTP1Session: ConnectionSession {
 
     func cancelAll() {
         let pending = exchanges
-        exchanges = []
+        releaseAll()
         for exchange in pending { exchange.responder?.cancel() }
     }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPServer
+import Synchronization
 import XCTest
 
 /// Connection-level behaviour over raw sockets: pipelining order, 100-continue, timeouts,
@@ -32,6 +33,36 @@ final class ConnectionBehaviourTests: XCTestCase {
         let client = try RawClient(port: server.port)
         client.send((1...6).map { "GET /\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined())
         XCTAssertEqual(client.readResponses(6).map { $0.headers["x-path"] ?? "" }, (1...6).map { "/\($0)" })
+    }
+
+    /// A client that pipelines many requests with large responses and never reads: the server stops taking its
+    /// next request once the connection holds more than its cap in unsent responses (it used to answer every one
+    /// and queue them all, gigabytes over 40 such connections), counts those bytes in the server's budget, and
+    /// gives them back when the connection goes.
+    func testPipeliningSlowReaderIsHeldToTheConnectionCap() throws {
+        let handled = Mutex(0)
+        let response = [UInt8](repeating: 0x61, count: 1 << 20)
+        let server = try TestServer { $0.limits.maxConnectionBodyBytes = 4 << 20 } handler: { _, responder in
+            handled.withLock { $0 += 1 }
+            responder.respond(HTTPResponse(status: 200, body: response))
+        }
+        let client = try RawClient(port: server.port)
+        var small: Int32 = 16 << 10
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        client.send((1...40).map { "GET /\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined())
+        Thread.sleep(forTimeInterval: 1)
+        let answered = handled.withLock { $0 }
+        // The kernel's socket buffers take a few responses; the cap stops the rest.
+        XCTAssertLessThan(answered, 20, "requests answered while the client read nothing")
+        XCTAssertGreaterThan(server.server.bufferedBodyBytes, 0, "unsent responses are not in the budget")
+        XCTAssertLessThanOrEqual(server.server.bufferedBodyBytes, (4 << 20) + 2 * (1 << 20))
+        // Reading resumes the pipeline: every response arrives, in order.
+        let responses = client.readResponses(40)
+        XCTAssertEqual(responses.count, 40)
+        XCTAssertEqual(handled.withLock { $0 }, 40)
+        let deadline = Date().addingTimeInterval(5)
+        while server.server.bufferedBodyBytes > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertEqual(server.server.bufferedBodyBytes, 0)
     }
 
     /// An h2c upgrade whose HTTP2-Settings cannot be a SETTINGS payload gets a 400, not a silent close;
