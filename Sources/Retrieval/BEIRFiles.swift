@@ -25,20 +25,37 @@ public struct Query: Decodable, Sendable {
     }
 }
 
-/// Streams a BEIR corpus, one document at a time.
+/// Why `id` cannot name a query or a document, or nil. TREC runs and qrels separate their fields by
+/// whitespace, so an empty id or one holding whitespace could be written into a run that no reader (ours,
+/// trec_eval, pytrec_eval) can read back; every reader refuses it where it first appears.
+public func identifierProblem(_ id: some StringProtocol, kind: String) -> String? {
+    if id.isEmpty { return "\(kind) id is empty: TREC runs and qrels need one without whitespace" }
+    guard id.contains(where: \.isWhitespace) else { return nil }
+    let shown = String(decoding: try! JSONEncoder().encode(String(id)), as: UTF8.self)
+    return "\(kind) id \(shown) contains whitespace, which TREC runs and qrels use to separate fields, so no run "
+        + "could name it: change the id in this file"
+}
+
+/// Streams a BEIR corpus, one document at a time; an id no TREC run could hold is refused at its line.
 public func forEachCorpusDocument(in path: String, _ body: (CorpusDocument) throws -> Void) throws {
     let decoder = JSONDecoder()
     try forEachLine(of: path) { line, number in
         if line.allSatisfy(\.isWhitespace) { return }
+        let document: CorpusDocument
         do {
-            try body(try decoder.decode(CorpusDocument.self, from: Data(line.utf8)))
+            document = try decoder.decode(CorpusDocument.self, from: Data(line.utf8))
         } catch let error as DecodingError {
             throw DataFileError(path: path, line: number, reason: "not a corpus line {\"_id\", \"title\"?, \"text\"}: \(error.shortDescription)")
         }
+        if let problem = identifierProblem(document.id, kind: "document") {
+            throw DataFileError(path: path, line: number, reason: problem)
+        }
+        try body(document)
     }
 }
 
-/// Reads queries from JSON lines or TSV (decided by each line's first character).
+/// Reads queries from JSON lines or TSV (decided by each line's first character); an id no TREC run could
+/// hold is refused at its line.
 public func readQueries(_ path: String) throws -> [Query] {
     var queries: [Query] = []
     let decoder = JSONDecoder()
@@ -54,6 +71,9 @@ public func readQueries(_ path: String) throws -> [Query] {
                 throw DataFileError(path: path, line: number, reason: "expected 'qid<TAB>text' or a JSON object")
             }
             queries.append(Query(id: String(fields[0]), text: String(fields[1])))
+        }
+        if let problem = identifierProblem(queries[queries.count - 1].id, kind: "query") {
+            throw DataFileError(path: path, line: number, reason: problem)
         }
     }
     return queries

@@ -76,7 +76,8 @@ public struct TRECRun: Equatable, Sendable {
 }
 
 /// Relevance judgments: TREC `qid 0 docid grade`, or BEIR TSV `query-id<TAB>corpus-id<TAB>score` with
-/// that header line.
+/// that header line. A line of three tab-separated fields is read as BEIR, so an id holding a space is
+/// refused at its line rather than split into other fields (spaces around a field are dropped).
 public struct Qrels: Equatable, Sendable {
     public var grades: [String: [String: Int]]
 
@@ -87,8 +88,10 @@ public struct Qrels: Equatable, Sendable {
     public static func read(_ path: String) throws -> Qrels {
         var qrels = Qrels()
         try forEachLine(of: path) { line, number in
-            let fields = line.split(whereSeparator: \.isWhitespace)
-            if fields.isEmpty { return }
+            let tabs = line.split(separator: "\t", omittingEmptySubsequences: false)
+            let fields = tabs.count == 3 ? tabs.map { $0.trimmingCharacters(in: .whitespaces)[...] }
+                : line.split(whereSeparator: \.isWhitespace)
+            if fields.allSatisfy({ $0.allSatisfy(\.isWhitespace) }) { return }
             if number == 1, fields.first == "query-id" { return }  // BEIR header
             let (qid, docid, grade): (Substring, Substring, Substring)
             switch fields.count {
@@ -97,6 +100,11 @@ public struct Qrels: Equatable, Sendable {
             default:
                 throw DataFileError(path: path, line: number, reason:
                     "expected 'qid 0 docid grade' (TREC) or 'query-id corpus-id score' (BEIR), found \(fields.count) fields")
+            }
+            for (id, kind) in [(qid, "query"), (docid, "document")] {
+                if let problem = identifierProblem(id, kind: kind) {
+                    throw DataFileError(path: path, line: number, reason: problem)
+                }
             }
             guard let value = Int(grade) else {
                 throw DataFileError(path: path, line: number, reason: "grade '\(grade)' is not an integer")

@@ -159,6 +159,25 @@ final class RerankAdminTests: XCTestCase {
         }
     }
 
+    /// A corpus id with a space would make a TREC line of 7 fields that no reader can parse: `candidates`
+    /// refuses it at the corpus line, and writes no run.
+    func testCandidatesRefusesAnIdWithWhitespaceAtItsCorpusLine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("candidates-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let corpus = directory.appendingPathComponent("corpus.jsonl").path
+        let queries = directory.appendingPathComponent("queries.tsv").path
+        let output = directory.appendingPathComponent("run.trec").path
+        try Data("{\"_id\": \"c\", \"text\": \"rain\"}\n{\"_id\": \"a b\", \"text\": \"rain light\"}\n".utf8)
+            .write(to: URL(fileURLWithPath: corpus))
+        try Data("q1\train\n".utf8).write(to: URL(fileURLWithPath: queries))
+        let result = try run(["candidates", "--corpus", corpus, "--queries", queries, "--output", output, "--quiet"], input: "")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("corpus.jsonl, line 2: document id \"a b\" contains whitespace"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("Usage"), result.stderr)
+        XCTAssertEqual((try? String(contentsOfFile: output, encoding: .utf8)) ?? "", "", "no run is written")
+    }
+
     /// A small model's vocabulary bounds the benchmark's random ids.
     func testBenchRunsOnASmallCheckpoint() throws {
         let result = try run(["bench", "--model", "Tests/Fixtures/ranking/random_v4", "--batch", "2", "--tokens", "16", "--iterations", "1"],
