@@ -28,8 +28,8 @@ struct CandidatesCommand: ParsableCommand {
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
-        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
-        guard k1 >= 0, (0...1).contains(b) else { throw ValidationError("--k1 must be >= 0 and --b in [0, 1]") }
+        guard topK >= 1 else { throw CommandFailure("--top-k must be at least 1") }
+        guard k1 >= 0, (0...1).contains(b) else { throw CommandFailure("--k1 must be >= 0 and --b in [0, 1]") }
     }
 
     func run() throws {
@@ -52,7 +52,7 @@ struct CandidatesCommand: ParsableCommand {
             write = { emit($0) }
         } else {
             guard FileManager.default.createFile(atPath: output, contents: nil) else {
-                throw ValidationError("cannot create \(output)")
+                throw CommandFailure("cannot create \(output)")
             }
             write = { out += $0 + "\n" }
         }

@@ -45,3 +45,10 @@ func emit(_ line: String) {
 func jsonArray(_ values: [Float]) -> String {
     "[" + values.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
 }
+
+/// A failure printed as `Error: ...` alone, without the usage text: the message names the flag, file or
+/// key at fault, and a screen of usage would only bury it.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
