@@ -23,8 +23,10 @@ struct PipelineCommand: ParsableCommand {
             current model's by more than --max-regression, nothing is published and the run exits 3. The \
             student starts from the store's current version unless --student-model says otherwise.
 
-            --config FILE takes the flags from a JSON object ({"corpus": "...", "top-k": 20, ...}); flags on \
-            the command line win. For cron, give each run its own --work-dir (e.g. .../$(date +%F)).
+            --config FILE takes the flags from a JSON object ({"corpus": "...", "top-k": 20, "quiet": true, ...}), \
+            each value of its flag's type (a string, an integer, a number, or true/false for a flag; a wrong type \
+            or an unknown name is an error naming the file and the key); flags on the command line win. For \
+            cron, give each run its own --work-dir (e.g. .../$(date +%F)).
 
             A sharded teacher (a Kubernetes Indexed Job): run with --stop-after teacher-input, then \
             `teacher --model M --input WORK/teacher-input.jsonl --output WORK/teacher.shard-i.jsonl --top-k K \
@@ -71,19 +73,24 @@ struct PipelineCommand: ParsableCommand {
 
     func run() throws {
         if let config {
-            var merged = try Self.parse(Self.arguments(fromConfig: config) + Array(CommandLine.arguments.dropFirst(2)))
+            // The config's flags first, so the command line's own win.
+            let arguments = try Self.arguments(fromConfig: config)
+            var merged: PipelineCommand
+            do { merged = try Self.parse(arguments + Array(CommandLine.arguments.dropFirst(2))) } catch {
+                throw CommandFailure("\(config): \(Self.message(for: error))")
+            }
             merged.config = nil
             return try merged.run()
         }
-        guard let workDir, let store else { throw ValidationError("--work-dir and --store are required (flags or --config)") }
+        guard let workDir, let store else { throw CommandFailure("--work-dir and --store are required (flags or --config)") }
         guard (corpus != nil && queries != nil) != (captured != nil) else {
-            throw ValidationError("give --corpus and --queries, or --captured")
+            throw CommandFailure("give --corpus and --queries, or --captured")
         }
         guard (teacherModel == nil) != (teacherEndpoint == nil) else {
-            throw ValidationError("give exactly one of --teacher-model and --teacher-endpoint")
+            throw CommandFailure("give exactly one of --teacher-model and --teacher-endpoint")
         }
         if let stopAfter, !Self.stages.contains(stopAfter) {
-            throw ValidationError("--stop-after is one of \(Self.stages.joined(separator: ", "))")
+            throw CommandFailure("--stop-after is one of \(Self.stages.joined(separator: ", "))")
         }
         let work = URL(fileURLWithPath: workDir, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -96,7 +103,7 @@ struct PipelineCommand: ParsableCommand {
         let modelStore = ModelStore(root: URL(fileURLWithPath: store, isDirectory: true))
         let current = try? modelStore.currentDirectory()
         guard let start = studentModel.map({ URL(fileURLWithPath: $0, isDirectory: true) }) ?? current else {
-            throw ValidationError("the store has no current version: give --student-model for the first run")
+            throw CommandFailure("the store has no current version: give --student-model for the first run")
         }
         let file = { work.appendingPathComponent($0).path }
         let quietFlag = quiet ? ["--quiet"] : []
@@ -149,7 +156,7 @@ struct PipelineCommand: ParsableCommand {
             let (_, heldOut) = try DistillCommand.trainingQueries(
                 scorer: scorer, input: file("teacher-input.jsonl"), rankings: rankings, topM: topM, holdout: holdout,
                 log: { _ in })
-            guard !heldOut.isEmpty else { throw ValidationError("no held-out query: raise --holdout or add queries") }
+            guard !heldOut.isEmpty else { throw CommandFailure("no held-out query: raise --holdout or add queries") }
             let trainer = Trainer(model: T5TrainingModel(copying: scorer.model), rule: scorer.template.rule,
                                   scoreIDs: scorer.scoreIDs, settings: TrainerSettings(), training: heldOut, heldOut: heldOut)
             guard case let .evaluation(_, _, tau) = try trainer.evaluate() else { return 0 }
@@ -169,7 +176,7 @@ struct PipelineCommand: ParsableCommand {
             var arguments = [file("student"), "--store", store, "--template", template, "--keep", "\(keep)"]
             if let notify {
                 guard let token = ProcessInfo.processInfo.environment[adminTokenEnv] else {
-                    throw ValidationError("--notify needs the admin token in $\(adminTokenEnv)")
+                    throw CommandFailure("--notify needs the admin token in $\(adminTokenEnv)")
                 }
                 arguments += ["--notify", notify, "--admin-token", token]
             }
@@ -193,7 +200,7 @@ struct PipelineCommand: ParsableCommand {
     static func joinCaptured(in directory: String, into output: URL) throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasPrefix("capture-") && $0.hasSuffix(".jsonl") }.sorted()
-        guard !names.isEmpty else { throw ValidationError("\(directory) holds no capture-*.jsonl files") }
+        guard !names.isEmpty else { throw CommandFailure("\(directory) holds no capture-*.jsonl files") }
         var joined = Data()
         for name in names {
             var data = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name))
@@ -220,19 +227,72 @@ struct PipelineCommand: ParsableCommand {
         if !quiet { FileHandle.standardError.write(Data("pipeline: \(line)\n".utf8)) }
     }
 
-    /// "--key value" pairs from a JSON object (true booleans become bare flags).
-    static func arguments(fromConfig path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ValidationError("\(path): not a readable JSON object")
+    /// The value type of a flag a config file may set.
+    enum ConfigKind: Equatable {
+        case string, integer, number, flag
+    }
+
+    /// Every flag of this command and its value type, read from the declarations themselves (so a new
+    /// option is settable from a config at once): `topK: Int` is `"top-k"`, an integer.
+    static var configKinds: [String: ConfigKind] {
+        var kinds: [String: ConfigKind] = [:]
+        for child in Mirror(reflecting: Self()).children {
+            guard let label = child.label, label.hasPrefix("_") else { continue }
+            let kind: ConfigKind
+            switch child.value {
+            case is Option<String>, is Option<String?>: kind = .string
+            case is Option<Int>, is Option<Int?>: kind = .integer
+            case is Option<Double>, is Option<Double?>: kind = .number
+            case is Flag<Bool>: kind = .flag
+            default: continue
+            }
+            let name = label.dropFirst().map { $0.isUppercase ? "-" + $0.lowercased() : String($0) }.joined()
+            kinds[name == "run-file" ? "run" : name] = kind
         }
+        kinds["config"] = nil
+        return kinds
+    }
+
+    /// A JSON value as it is written: true is never 1, 1 never true.
+    enum ConfigValue: Decodable {
+        case bool(Bool), integer(Int), number(Double), string(String), other
+
+        init(from decoder: Decoder) throws {
+            let value = try decoder.singleValueContainer()
+            if let bool = try? value.decode(Bool.self) { self = .bool(bool) }
+            else if let integer = try? value.decode(Int.self) { self = .integer(integer) }
+            else if let number = try? value.decode(Double.self) { self = .number(number) }
+            else if let string = try? value.decode(String.self) { self = .string(string) }
+            else { self = .other }
+        }
+    }
+
+    /// `--key=value` arguments from a JSON object of flag names, each value checked against its flag's type
+    /// (true is a bare flag, false leaves it out); a wrong type or an unknown key names the file and key.
+    static func arguments(fromConfig path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandFailure("\(path): cannot read it")
+        }
+        guard let object = try? JSONDecoder().decode([String: ConfigValue].self, from: data) else {
+            throw CommandFailure("\(path): not a JSON object of flag names to values")
+        }
+        let kinds = configKinds
         var arguments: [String] = []
         for key in object.keys.sorted() {
-            switch object[key] {
-            case let flag as Bool where flag: arguments.append("--\(key)")
-            case let text as String: arguments += ["--\(key)", text]
-            case let number as NSNumber: arguments += ["--\(key)", number.stringValue]
-            default: throw ValidationError("\(path): \"\(key)\" must be a string, a number or true")
+            guard let kind = kinds[key] else {
+                throw CommandFailure("\(path): \"\(key)\" is not a pipeline flag (one of \(kinds.keys.sorted().joined(separator: ", ")))")
+            }
+            switch (kind, object[key]!) {
+            case (.flag, .bool(true)): arguments.append("--\(key)")
+            case (.flag, .bool(false)): break
+            case (.flag, _): throw CommandFailure("\(path): \"\(key)\" must be true or false")
+            case let (.integer, .integer(value)): arguments.append("--\(key)=\(value)")
+            case (.integer, _): throw CommandFailure("\(path): \"\(key)\" must be an integer")
+            case let (.number, .integer(value)): arguments.append("--\(key)=\(value)")
+            case let (.number, .number(value)): arguments.append("--\(key)=\(value)")
+            case (.number, _): throw CommandFailure("\(path): \"\(key)\" must be a number")
+            case let (.string, .string(value)): arguments.append("--\(key)=\(value)")
+            case (.string, _): throw CommandFailure("\(path): \"\(key)\" must be a string")
             }
         }
         return arguments

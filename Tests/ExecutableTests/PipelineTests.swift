@@ -65,6 +65,47 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try current(), published)
     }
 
+    /// JSON numbers equal to 1 are numbers, never the boolean true (which used to turn `"steps": 1` into a
+    /// bare `--steps`), and true is a flag: every value is read as the type of its flag.
+    func testConfigNumbersEqualToOneAreNumbersAndBooleansAreFlags() throws {
+        let config = """
+            {"work-dir": "\(path("work"))", "store": "\(path("store"))", "teacher-model": "\(TeacherExample.model.path)",
+             "corpus": "\(path("corpus.jsonl"))", "queries": "\(path("queries.tsv"))", "top-k": 4, "top-m": 4,
+             "steps": 1, "batch-queries": 1, "keep": 1, "lr": 1e-3, "holdout": 0.3, "max-regression": 2, "quiet": true}
+            """
+        try Data(config.utf8).write(to: root.appendingPathComponent("retrain.json"))
+        let result = try admin(["pipeline", "--config", path("retrain.json")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stderr.contains("pipeline: candidates"), "\"quiet\": true is --quiet: \(result.stderr)")
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent(
+            "work/distill-report.json"))) as? [String: Any])
+        XCTAssertEqual(report["steps"] as? Int, 1)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("store/versions")).count, 1, "--keep 1")
+    }
+
+    /// A value of the wrong type, or a key that is no flag, is refused naming the file and the key, without
+    /// usage text; nothing runs.
+    func testConfigValuesOfTheWrongTypeNameTheFileAndKey() throws {
+        let cases: [(String, String)] = [
+            (#"{"steps": true}"#, #""steps" must be an integer"#),
+            (#"{"steps": 1.5}"#, #""steps" must be an integer"#),
+            (#"{"lr": "fast"}"#, #""lr" must be a number"#),
+            (#"{"quiet": 1}"#, #""quiet" must be true or false"#),
+            (#"{"corpus": 3}"#, #""corpus" must be a string"#),
+            (#"{"stepz": 3}"#, #""stepz" is not a pipeline flag"#),
+            (#"[1, 2]"#, "not a JSON object"),
+        ]
+        for (number, (text, message)) in cases.enumerated() {
+            let file = path("bad\(number).json")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let result = try admin(["pipeline", "--config", file, "--work-dir", path("work"), "--store", path("store")])
+            XCTAssertNotEqual(result.status, 0, text)
+            XCTAssertTrue(result.stderr.contains("\(file): \(message)"), "\(text): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Usage"), "\(text): \(result.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("work")))
+    }
+
     func testAHeldLockRefusesASecondRun() throws {
         try FileManager.default.createDirectory(atPath: path("work"), withIntermediateDirectories: true)
         let fd = open(path("work/.lock"), O_RDWR | O_CREAT, 0o644)
