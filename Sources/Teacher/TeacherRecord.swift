@@ -59,6 +59,7 @@ public enum TeacherError: Error, Equatable, CustomStringConvertible {
     case write(path: String, reason: String)
     case merge(String)
     case endpoint(String)
+    case missingAnswers(qid: String, missing: Int, prompts: Int, limit: Double, example: String)
     case interrupted(done: Int, total: Int)
 
     public var description: String {
@@ -75,6 +76,11 @@ public enum TeacherError: Error, Equatable, CustomStringConvertible {
         case let .write(path, reason): return "cannot write \(path): \(reason)"
         case let .merge(reason): return "teacher-merge: \(reason)"
         case let .endpoint(reason): return "teacher endpoint: \(reason)"
+        case let .missingAnswers(qid, missing, prompts, limit, example):
+            return "teacher endpoint: query \(qid): \(missing) of \(prompts) answers hold neither A nor B among their "
+                + "top log-probabilities, more than --max-missing-answers \(String(format: "%g", limit)) allows "
+                + "(e.g. \(example)). Such answers say nothing (a chat model, another tokenizer, the wrong "
+                + "--endpoint-model, or --top-logprobs too small?); this query was not written, those before it are kept"
         case let .interrupted(done, total):
             return "stopped by a signal after \(done) of \(total) queries; everything finished is kept: run the "
                 + "same command again to continue"

@@ -26,7 +26,13 @@ struct TeacherCommand: ParsableCommand {
             to i (0-based), so n workers split the input; join their outputs with teacher-merge.
 
             --endpoint URL asks an OpenAI-compatible completions server (vLLM, TGI, llama.cpp) instead of the \
-            built-in core: the same prompt ending in "Answer: passage", one token, A against B by log-probability.
+            built-in core: the same prompt ending in "Answer: passage", one token, A against B by log-probability. \
+            Each attempt has --request-timeout seconds in all (a server trickling bytes is cut off there) and \
+            --max-response-bytes of answer (over http:// reading stops there; an https:// answer is refused as it \
+            passes it). An answer whose top log-probabilities hold neither A nor B counts as \
+            a tie; a query with more of them than --max-missing-answers (a fraction of its prompts) stops the run \
+            before that query is written, saying what the endpoint answered instead. NaN or infinite \
+            log-probabilities stop it too.
             """)
 
     @Option(help: ArgumentHelp("Teacher checkpoint directory (Hugging Face T5 layout); not with --endpoint.",
@@ -51,24 +57,36 @@ struct TeacherCommand: ParsableCommand {
     var endpoint: String?
     @Option(help: "Model name sent to the endpoint.") var endpointModel = "teacher"
     @Option(help: "Requests in flight to the endpoint.") var concurrency = 8
-    @Option(help: "Retries of a request that fails to connect or gets 429/5xx (exponential backoff).")
+    @Option(help: ArgumentHelp("Retries of a request that fails to connect, runs past --request-timeout or gets "
+        + "429/5xx (exponential backoff)."))
     var retries = 5
     @Option(help: "Log-probabilities asked per request; A or B missing from them counts as -infinity.")
     var topLogprobs = 20
     @Option(help: ArgumentHelp("Environment variable holding the endpoint's API key.", valueName: "name"))
     var apiKeyEnv: String?
+    @Option(help: ArgumentHelp("Seconds one endpoint request may take in all, connecting to last byte; past it, "
+        + "it is retried as a connection error is.", valueName: "seconds"))
+    var requestTimeout = 120.0
+    @Option(help: ArgumentHelp("Largest endpoint answer read (one prompt's answer is a few kilobytes).", valueName: "bytes"))
+    var maxResponseBytes = 1 << 20
+    @Option(help: ArgumentHelp("Fraction of a query's endpoint answers that may hold neither A nor B (each counts "
+        + "as a tie); above it the run stops at that query.", valueName: "fraction"))
+    var maxMissingAnswers = 0.1
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
-        guard (model == nil) != (endpoint == nil) else { throw ValidationError("give exactly one of --model and --endpoint") }
-        guard (input == nil) != (runFile == nil) else { throw ValidationError("give exactly one of --input and --run") }
-        if runFile != nil, corpus == nil || queries == nil { throw ValidationError("--run needs --corpus and --queries") }
-        guard topK >= 2 else { throw ValidationError("--top-k must be at least 2 (a pair)") }
-        guard Shard(parsing: shard) != nil else { throw ValidationError("--shard must be i/n with 0 <= i < n, got \(shard)") }
-        guard ["allpairs", "sliding"].contains(method) else { throw ValidationError("--method is allpairs or sliding") }
+        guard (model == nil) != (endpoint == nil) else { throw CommandFailure("give exactly one of --model and --endpoint") }
+        guard (input == nil) != (runFile == nil) else { throw CommandFailure("give exactly one of --input and --run") }
+        if runFile != nil, corpus == nil || queries == nil { throw CommandFailure("--run needs --corpus and --queries") }
+        guard topK >= 2 else { throw CommandFailure("--top-k must be at least 2 (a pair)") }
+        guard Shard(parsing: shard) != nil else { throw CommandFailure("--shard must be i/n with 0 <= i < n, got \(shard)") }
+        guard ["allpairs", "sliding"].contains(method) else { throw CommandFailure("--method is allpairs or sliding") }
         guard passes >= 1, batchSize >= 1, concurrency >= 1, retries >= 0, topLogprobs >= 2 else {
-            throw ValidationError("--passes, --batch-size and --concurrency must be >= 1, --retries >= 0, --top-logprobs >= 2")
+            throw CommandFailure("--passes, --batch-size and --concurrency must be >= 1, --retries >= 0, --top-logprobs >= 2")
         }
+        guard requestTimeout > 0, requestTimeout.isFinite else { throw CommandFailure("--request-timeout must be > 0") }
+        guard maxResponseBytes >= 1024 else { throw CommandFailure("--max-response-bytes must be at least 1024") }
+        guard (0...1).contains(maxMissingAnswers) else { throw CommandFailure("--max-missing-answers is a fraction in [0, 1]") }
     }
 
     func run() throws {
@@ -96,20 +114,27 @@ struct TeacherCommand: ParsableCommand {
         let progress = Progress(label: "teacher", total: owned, unit: "queries", workUnit: "prompts", quiet: quiet)
         progress.resume(done: out.done.count)
         var finished = out.done.count
+        var missingAnswers = 0, answers = 0
         do {
             try source.forEach { query in
                 guard shard.contains(qid: query.qid), !out.done.contains(query.qid) else { return }
                 let top = query.top(topK)
                 let passages = top.documents.map(PairwisePrompt.cut)
+                var missing = MissingAnswers()
                 let outcome = try PairwiseOutcome.rank(count: top.docids.count, method: pairwise) { pairs in
-                    var answers: [PairPreference] = []
+                    var preferences: [PairPreference] = []
                     for start in stride(from: 0, to: pairs.count, by: batchSize) {
                         if stop.isSet { throw TeacherError.interrupted(done: finished, total: owned) }
                         let batch = Array(pairs[start..<min(start + batchSize, pairs.count)])
-                        answers += try judge(top.query, passages, batch, { stop.isSet })
+                        let judged = try judge(top.query, passages, batch, { stop.isSet })
+                        missing.add(judged)
+                        preferences += judged.map(\.preference)
                     }
-                    return answers
+                    return preferences
                 }
+                missingAnswers += missing.count
+                answers += outcome.prompts
+                try missing.check(qid: top.qid, prompts: outcome.prompts, limit: maxMissingAnswers)
                 try out.append(TeacherRecord(query: top, outcome: outcome))
                 finished += 1
                 progress.advance(work: outcome.prompts)
@@ -123,22 +148,29 @@ struct TeacherCommand: ParsableCommand {
             throw error
         }
         progress.finish("\(progress.summary); \(finished) of \(owned) queries of shard \(shard) are in \(output)")
+        if missingAnswers > 0 {
+            FileHandle.standardError.write(Data(("rerank-admin teacher: \(missingAnswers) of \(answers) answers held neither "
+                + "A nor B among their top log-probabilities; each counted as a tie (a query may have up to "
+                + "--max-missing-answers \(String(format: "%g", maxMissingAnswers)) of them)\n").utf8))
+        }
     }
 
-    typealias Judge = (String, [String], [OrderedPair], @escaping @Sendable () -> Bool) throws -> [PairPreference]
+    typealias Judge = (String, [String], [OrderedPair], @escaping @Sendable () -> Bool) throws -> [CompletionsJudge.Answer]
 
     private func makeJudge() throws -> Judge {
         if let endpoint {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https" else {
-                throw ValidationError("--endpoint must be an http(s) URL, got \(endpoint)")
+                throw CommandFailure("--endpoint must be an http(s) URL, got \(endpoint)")
             }
             var settings = CompletionsJudge.Settings(url: url, model: endpointModel)
             settings.concurrency = concurrency
             settings.retries = retries
             settings.topLogprobs = topLogprobs
+            settings.timeout = requestTimeout
+            settings.maxResponseBytes = maxResponseBytes
             if let name = apiKeyEnv {
                 guard let key = ProcessInfo.processInfo.environment[name] else {
-                    throw ValidationError("--api-key-env \(name): that variable is not set")
+                    throw CommandFailure("--api-key-env \(name): that variable is not set")
                 }
                 settings.apiKey = key
             }
@@ -152,7 +184,9 @@ struct TeacherCommand: ParsableCommand {
         if !quiet {
             FileHandle.standardError.write(Data("rerank-admin: \(model!): \(scorer.model.config.outputRule)\n".utf8))
         }
-        return { query, passages, pairs, _ in try scorer.judge(query: query, passages: passages, pairs: pairs) }
+        return { query, passages, pairs, _ in
+            try scorer.judge(query: query, passages: passages, pairs: pairs).map { CompletionsJudge.Answer(preference: $0) }
+        }
     }
 
     private func absolute(_ path: String) -> String {

@@ -204,6 +204,149 @@ final class TeacherCommandTests: XCTestCase {
         XCTAssertTrue(shard.stderr.contains("--shard must be i/n"), shard.stderr)
     }
 
+    /// Tests/Fixtures/endpoint/fake_completions.py in one of its modes, on a free port (standard library only).
+    final class FakeEndpoint {
+        let process = Process()
+        let port: String
+
+        init(_ mode: String, _ extra: [String] = []) throws {
+            let environment = ProcessInfo.processInfo.environment
+            let venv = FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/rerank/test-venv/bin/python"
+            if let python = environment["RERANK_TEST_PYTHON"] ?? (FileManager.default.isExecutableFile(atPath: venv) ? venv : nil) {
+                process.executableURL = URL(fileURLWithPath: python)
+                process.arguments = []
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["python3"]
+            }
+            process.arguments! += [ParityFixtures.root.appendingPathComponent("Tests/Fixtures/endpoint/fake_completions.py").path,
+                                   mode] + extra
+            let stdout = Pipe()
+            process.standardOutput = stdout
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var banner = Data()
+            while !banner.contains(0x0A) {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                banner += chunk
+            }
+            port = String(decoding: banner, as: UTF8.self).split(separator: " ").last
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+            guard Int(port) != nil else {
+                process.terminate()
+                throw XCTSkip("the fake completions endpoint did not start (python3 missing?)")
+            }
+        }
+
+        var url: String { "http://127.0.0.1:\(port)/v1/completions" }
+
+        deinit {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    func endpointTeacher(_ server: FakeEndpoint, _ output: String, _ extra: [String] = []) throws
+        -> (status: Int32, stderr: String, seconds: Double)
+    {
+        let start = Date()
+        let result = try admin(["teacher", "--endpoint", server.url, "--input", TeacherExample.input.path,
+                                "--output", output, "--quiet"] + extra)
+        return (result.status, result.stderr, Date().timeIntervalSince(start))
+    }
+
+    /// A server that trickles one byte every half second never goes idle, so only a deadline on the whole
+    /// request ends it: --request-timeout, retried like a connection error.
+    func testATricklingEndpointHitsTheRequestDeadline() throws {
+        let server = try FakeEndpoint("trickle")
+        let result = try endpointTeacher(server, path("out.jsonl"), ["--request-timeout", "1", "--retries", "1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("no complete answer within --request-timeout 1"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("(after 2 attempts)"), result.stderr)
+        XCTAssertLessThan(result.seconds, 15, result.stderr)
+        XCTAssertFalse(result.stderr.contains("Usage"), result.stderr)
+    }
+
+    /// An answer over --max-response-bytes is refused as it passes the cap, with a Content-Length, chunked or
+    /// up to the connection's end, and reading stops there (a 3 GB answer used to be held whole, 8 GB of
+    /// memory): the server cannot get more than the cap and the sockets' buffers out of its 256 MiB.
+    func testAnAnswerOverTheResponseCapIsRefused() throws {
+        for mode in ["huge", "huge-declared", "huge-chunked"] {
+            let server = try FakeEndpoint(mode)
+            let result = try endpointTeacher(server, path("\(mode).jsonl"), ["--max-response-bytes", "100000"])
+            XCTAssertNotEqual(result.status, 0, mode)
+            XCTAssertTrue(result.stderr.contains("over --max-response-bytes 100000"), "\(mode): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("attempts"), "an answer over the cap is not retried: \(result.stderr)")
+            XCTAssertLessThan(result.seconds, 15, result.stderr)
+            let state = try XCTUnwrap(try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(string: "http://127.0.0.1:\(server.port)/")!)) as? [String: Int])
+            XCTAssertLessThan(try XCTUnwrap(state["sent"]), 64 << 20, "\(mode): the client read on past the cap")
+        }
+        // An answer within the cap in chunked transfer coding, a few bytes a chunk, is read whole.
+        let server = try FakeEndpoint("ok-chunked")
+        let result = try endpointTeacher(server, path("chunked.jsonl"))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try records(path("chunked.jsonl")).count, 3)
+    }
+
+    /// 503s are retried with backoff until the endpoint answers; a 404 is not retried.
+    func testBusyAnswersAreRetriedAndAWrongRouteIsNot() throws {
+        let server = try FakeEndpoint("busy-first", ["3"])
+        let result = try endpointTeacher(server, path("busy.jsonl"), ["--concurrency", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try records(path("busy.jsonl")).map(\.wins), [[4, 4, 4, 4, 4], [3, 3, 3, 3], [5, 5, 5, 5, 5, 5]])
+        let state = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(string: "http://127.0.0.1:\(server.port)/")!)) as? [String: Int])
+        XCTAssertEqual(state["requests"], 62 + 3)
+        let refused = try admin(["teacher", "--endpoint", "http://127.0.0.1:\(server.port)/v1/chat", "--input",
+                                 TeacherExample.input.path, "--output", path("chat.jsonl"), "--quiet"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("HTTP 404: {\"error\": \"no such route\"}"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains("attempts"), refused.stderr)
+    }
+
+    /// Answers whose top log-probabilities hold neither A nor B used to count as ties, and a run of them
+    /// exited 0 with the first-stage order as the teacher's ranking. Now a query with more of them than
+    /// --max-missing-answers is not written and the run fails, saying what the endpoint answered instead.
+    func testAnswersWithoutAOrBFailTheQueryAndSayWhy() throws {
+        let cases: [(String, [String])] = [
+            ("chat", ["query q1: 20 of 20 answers hold neither A nor B", "\"Sure\" -0.1"]),
+            ("strings", ["query q1: 20 of 20 answers hold neither A nor B", "a string, not a number"]),
+        ]
+        for (mode, messages) in cases {
+            let server = try FakeEndpoint(mode)
+            let out = path("\(mode).jsonl")
+            let result = try endpointTeacher(server, out)
+            XCTAssertNotEqual(result.status, 0, mode)
+            for message in messages { XCTAssertTrue(result.stderr.contains(message), "\(mode): \(result.stderr)") }
+            XCTAssertTrue(result.stderr.contains("--max-missing-answers 0.1"), result.stderr)
+            XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "", "nothing of that query is written")
+        }
+        // One such answer in q1's 20 is under the limit: the run goes on and says how many there were.
+        let server = try FakeEndpoint("missing-first", ["1"])
+        let out = path("some.jsonl")
+        let result = try endpointTeacher(server, out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("1 of 62 answers held neither A nor B"), result.stderr)
+        XCTAssertEqual(try records(out).count, 3)
+    }
+
+    /// NaN and infinite log-probabilities (Python's json.dumps writes them bare; they are not JSON) are named.
+    func testNonFiniteLogProbabilitiesAreNamed() throws {
+        for (mode, word) in [("nan", "NaN"), ("infinity", "Infinity")] {
+            let server = try FakeEndpoint(mode)
+            let result = try endpointTeacher(server, path("\(mode).jsonl"))
+            XCTAssertNotEqual(result.status, 0, mode)
+            XCTAssertTrue(result.stderr.contains("the log-probability of \" A\" is \(word)"), "\(mode): \(result.stderr)")
+        }
+        let server = try FakeEndpoint("ok")
+        let result = try endpointTeacher(server, path("ok.jsonl"))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        // Every prompt prefers A: each ordered pair gives its first candidate the win, so wins are all equal.
+        XCTAssertEqual(try records(path("ok.jsonl")).map(\.wins), [[4, 4, 4, 4, 4], [3, 3, 3, 3], [5, 5, 5, 5, 5, 5]])
+    }
+
     /// The endpoint backend against a live OpenAI-compatible server over transformers (a tiny decoder-only
     /// teacher); its first requests fail with 503 to exercise the retries. Needs torch: runs where
     /// RERANK_TEST_TORCH_PYTHON names a Python with requirements-transformers5.txt installed.
