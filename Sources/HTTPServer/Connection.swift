@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,6 +53,11 @@ final class Connection: @unchecked Sendable {
     /// Start a lingering close once the outbound buffer drains.
     var closeWhenDrained = false
     var session: ConnectionSession!
+    /// Since when (uptime ns) the connection has held no request and waited for one; 0 while it serves one, or
+    /// for good once it speaks HTTP/2. Read by the accept loop, on another queue, to pick whom to evict.
+    let waitingSince = Atomic<UInt64>(0)
+    /// Closed by the accept loop to make room for a newcomer.
+    let evicted = Atomic<Bool>(false)
 
     init(fd: Int32, server: HTTPServer, loop: EventLoop) {
         self.fd = fd
@@ -60,6 +66,7 @@ final class Connection: @unchecked Sendable {
     }
 
     func start() {
+        waitingSince.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
         session = HTTP1Session(connection: self)
         setReadDeadline(.head)
         loop.add(self)

@@ -41,7 +41,7 @@ struct HTTP1RequestHead: Equatable {
                 length = value
             }
             let value = length ?? 0
-            if value > maxBodyBytes { throw HTTPError(413, "content-length \(value) over the body limit") }
+            if value > maxBodyBytes { throw HTTPError(413, "content-length \(value) over the body limit", target: target) }
             framing = value == 0 ? .none : .length(value)
         } else {
             framing = .none

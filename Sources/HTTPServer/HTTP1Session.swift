@@ -1,3 +1,5 @@
+import Dispatch
+
 /// HTTP/1.x on a connection: parses pipelined requests, runs the handler for each, writes responses
 /// in request order, and hands the connection to HTTP/2 on a preface or an `Upgrade: h2c`.
 final class HTTP1Session: ConnectionSession {
@@ -110,6 +112,7 @@ final class HTTP1Session: ConnectionSession {
             return false
         }
         if n < HTTP1Session.preface.count { return nil }
+        connection.waitingSince.store(0, ordering: .relaxed)
         let session = HTTP2Session(connection: connection)
         connection.session = session
         session.start(upgrade: nil)
@@ -138,6 +141,7 @@ final class HTTP1Session: ConnectionSession {
                 return false
             }
             connection.enqueue(Array("HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n".utf8))
+            connection.waitingSince.store(0, ordering: .relaxed)
             let session = HTTP2Session(connection: connection)
             connection.session = session
             session.start(upgrade: (settings: settings, request: request))
@@ -145,6 +149,7 @@ final class HTTP1Session: ConnectionSession {
         }
         let keepAlive = head.keepAlive && !stopped && !draining
         if !keepAlive { stopped = true }
+        connection.waitingSince.store(0, ordering: .relaxed)
         let id = nextID
         nextID += 1
         // A strong capture: a weak one would give the connection a side table and slow every
@@ -235,6 +240,9 @@ final class HTTP1Session: ConnectionSession {
             connection.closeWhenDrained = true
             return
         }
+        if exchanges.isEmpty && parser.isIdle {
+            connection.waitingSince.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        }
         sendContinueIfDue()
         if mayResume() {
             connection.resumeReading()
@@ -260,8 +268,9 @@ final class HTTP1Session: ConnectionSession {
     private func fail(_ error: HTTPError) {
         connection.logger.notice("\(error.status) \(error.reason)", metadata: ["fd": "\(connection.fd)"])
         stopped = true
+        let response = connection.server.refusal(error.status, error.reason, error.target ?? head?.target)
         exchanges.append(Exchange(id: nextID, isHEAD: false, version: .http1_1, acceptsGzip: false,
-                                  keepAlive: false, responder: nil, response: .error(error.status)))
+                                  keepAlive: false, responder: nil, response: response))
         nextID += 1
         writeCompletedInOrder()
     }
@@ -302,8 +311,10 @@ final class HTTP1Session: ConnectionSession {
                                      metadata: ["fd": "\(connection.fd)"])
             if exchanges.isEmpty {
                 stopped = true
+                let reason = kind == .head ? "request head timed out" : "request body timed out"
                 exchanges.append(Exchange(id: nextID, isHEAD: false, version: .http1_1, acceptsGzip: false,
-                                          keepAlive: false, responder: nil, response: .error(408)))
+                                          keepAlive: false, responder: nil,
+                                          response: connection.server.refusal(408, reason, head?.target)))
                 writeCompletedInOrder()
             } else {
                 connection.close()

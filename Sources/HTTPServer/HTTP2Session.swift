@@ -16,6 +16,7 @@ final class HTTP2Session: ConnectionSession {
         var body: [UInt8] = []
         /// Set when the request broke a limit; it is answered with this status and not dispatched.
         var rejected: Int?
+        var rejectedReason = ""
         var responder: HTTPResponder?
         var acceptsGzip = false
         var responseBody: [UInt8] = []
@@ -259,13 +260,14 @@ final class HTTP2Session: ConnectionSession {
         let limits = connection.configuration.limits
         if stream.body.count + bytes.count > limits.maxBodyBytes {
             reject(stream, 413, "request body over the body limit")
-            submit(stream, .error(413))
+            submit(stream, connection.server.refusal(413, "request body over the body limit", stream.path))
             return
         }
         guard bufferedBodyBytes + bytes.count <= limits.maxConnectionBodyBytes,
               connection.server.bodyBudget.take(bytes.count) else {
-            reject(stream, 503, "request bodies in flight over the connection's or the server's budget")
-            submit(stream, .error(503))
+            let reason = "request bodies in flight over the connection's or the server's budget"
+            reject(stream, 503, reason)
+            submit(stream, connection.server.refusal(503, reason, stream.path))
             return
         }
         bufferedBodyBytes += bytes.count
@@ -285,7 +287,9 @@ final class HTTP2Session: ConnectionSession {
     func requestEnded(_ id: Int32) {
         guard let stream = streams[id], stream.responder == nil else { return }
         if let status = stream.rejected {
-            if status != 413 { submit(stream, .error(status)) }
+            if status != 413 && status != 503 {
+                submit(stream, connection.server.refusal(status, stream.rejectedReason, stream.path))
+            }
             return
         }
         if stream.authority != nil && stream.headers["host"] == nil { stream.headers.add("host", stream.authority!) }
@@ -301,7 +305,7 @@ final class HTTP2Session: ConnectionSession {
                 request.headers.remove("content-encoding")
             } catch {
                 connection.logger.notice("\(error.status) \(error.reason)", metadata: ["fd": "\(connection.fd)"])
-                submit(stream, .error(error.status))
+                submit(stream, connection.server.refusal(error.status, error.reason, stream.path))
                 return
             }
         }
@@ -317,6 +321,7 @@ final class HTTP2Session: ConnectionSession {
     private func reject(_ stream: Stream, _ status: Int, _ reason: String) {
         connection.logger.notice("\(status) \(reason)", metadata: ["fd": "\(connection.fd)", "stream": "\(stream.id)"])
         stream.rejected = status
+        stream.rejectedReason = reason
         stream.headers = HTTPHeaders()
         stream.body = []
         releaseBody(stream)

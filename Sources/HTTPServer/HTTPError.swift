@@ -2,9 +2,12 @@
 struct HTTPError: Error, Equatable {
     let status: Int
     let reason: String
+    /// The request target, when the request line was read before the error.
+    var target: String? = nil
 
-    init(_ status: Int, _ reason: String) {
+    init(_ status: Int, _ reason: String, target: String? = nil) {
         self.status = status
         self.reason = reason
+        self.target = target
     }
 }

@@ -2,6 +2,10 @@ import Dispatch
 import Foundation
 import Logging
 
+/// A request the server refuses itself: its status, why (for people), and the request target when its head was
+/// read; returns the response to send.
+public typealias HTTPRefusal = @Sendable (_ status: Int, _ reason: String, _ target: String?) -> HTTPResponse
+
 /// A general-purpose HTTP/1.1 and h2c server on non-blocking POSIX sockets driven by Dispatch.
 /// Connections are spread over a few serial queues; handlers are called there and may answer later
 /// from any thread. Unchecked Sendable: the connection table and state are guarded by `lock`, the listener
@@ -13,6 +17,8 @@ public final class HTTPServer: @unchecked Sendable {
     public let logger: Logger
     let handler: HTTPHandler
     let bodyBudget: BodyBudget
+    /// Builds the answer to a request the server refuses itself (a protocol error or a limit).
+    let refusal: HTTPRefusal
 
     private let lock = NSLock()
     private var state = State.idle
@@ -20,6 +26,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var listener: Int32 = -1
     private var acceptSource: DispatchSourceRead?
     private var acceptSuspended = false
+    /// Connections closed to make room that have not finished closing yet.
+    private var evicting = 0
     private var ticker: DispatchSourceTimer?
     private let control = DispatchQueue(label: "HTTPServer.accept")
     private let drained = DispatchSemaphore(value: 0)
@@ -29,11 +37,16 @@ public final class HTTPServer: @unchecked Sendable {
     private let loops: [EventLoop]
     private var nextLoop = 0
 
+    /// - Parameter refusal: the response to a request the server refuses before any handler sees it (400, 408,
+    ///   413, 431, HTTP/2's 503 over the body budget), so the application can answer in its own format and count
+    ///   it. The default is a short plain-text body.
     public init(configuration: HTTPServerConfiguration, logger: Logger = Logger(label: "HTTPServer"),
+                refusal: HTTPRefusal? = nil,
                 handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        self.refusal = refusal ?? { status, _, _ in .error(status) }
         bodyBudget = BodyBudget(capacity: configuration.limits.maxBufferedBodyBytes)
         let count = max(1, configuration.eventLoops ?? ProcessInfo.processInfo.activeProcessorCount)
         loops = (0..<count).map { EventLoop(label: "HTTPServer.loop\($0)") }
@@ -148,12 +161,14 @@ public final class HTTPServer: @unchecked Sendable {
         let limit = configuration.limits.maxConnections
         while true {
             lock.lock()
-            let full = connections.count >= limit
+            let full = connections.count - evicting >= limit
             let running = state == .running
+            let victim = full ? longestWaiting() : nil
             lock.unlock()
             guard running else { return }
-            if full {
-                // Further connections wait in the kernel backlog until one closes.
+            if full && victim == nil {
+                // Further connections wait in the kernel backlog until one closes (or one waits long enough to
+                // be evicted: `tick` looks again).
                 suspendAccepting()
                 return
             }
@@ -168,6 +183,19 @@ public final class HTTPServer: @unchecked Sendable {
                 return
             }
             guard let fd else { return }
+            lock.lock()
+            // Still open (checked under the lock `connectionClosed` takes), so `evicting` is given back exactly once.
+            let evict = victim.map {
+                connections[ObjectIdentifier($0)] != nil
+                    && $0.evicted.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+            } ?? false
+            if evict { evicting += 1 }
+            lock.unlock()
+            if let victim, evict {
+                logger.notice("connection limit: closing the connection that waited longest for a request",
+                              metadata: ["fd": "\(victim.fd)"])
+                victim.queue.async { victim.close() }
+            }
             let connection = Connection(fd: fd, server: self, loop: loops[nextLoop])
             nextLoop = (nextLoop + 1) % loops.count
             lock.lock()
@@ -175,6 +203,20 @@ public final class HTTPServer: @unchecked Sendable {
             lock.unlock()
             connection.queue.async { connection.start() }
         }
+    }
+
+    /// The HTTP/1.1 connection that has waited longest for a request, if it has waited long enough to be
+    /// closed for a newcomer. Called with `lock` held.
+    private func longestWaiting() -> Connection? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let patience = configuration.limits.evictWaitingConnectionsAfter.nanoseconds
+        var oldest: (Connection, UInt64)? = nil
+        for connection in connections.values where !connection.evicted.load(ordering: .relaxed) {
+            let since = connection.waitingSince.load(ordering: .relaxed)
+            guard since != 0, since + patience <= now else { continue }
+            if oldest == nil || since < oldest!.1 { oldest = (connection, since) }
+        }
+        return oldest?.0
     }
 
     private func suspendAccepting() {
@@ -196,6 +238,7 @@ public final class HTTPServer: @unchecked Sendable {
     func connectionClosed(_ connection: Connection) {
         lock.lock()
         connections.removeValue(forKey: ObjectIdentifier(connection))
+        if connection.evicted.load(ordering: .relaxed) { evicting -= 1 }
         let state = self.state
         let empty = connections.isEmpty
         lock.unlock()
@@ -216,5 +259,8 @@ public final class HTTPServer: @unchecked Sendable {
         for loop in loops {
             loop.queue.async { loop.checkDeadlines(now: now) }
         }
+        // At the connection limit, a connection may since have waited long enough to make room for one in the
+        // backlog (accept finds out; nothing is closed unless someone is waiting).
+        if acceptSuspended { acceptPending() }
     }
 }

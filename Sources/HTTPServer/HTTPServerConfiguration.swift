@@ -9,8 +9,11 @@ public struct HTTPServerConfiguration: Sendable {
         public var maxBodyBytes = 2_000_000
         /// Body after `Content-Encoding` decoding (decompression-bomb guard).
         public var maxDecodedBodyBytes = 8_000_000
-        /// Open connections; beyond it new ones wait in the kernel backlog.
+        /// Open connections; beyond it new ones wait in the kernel backlog, unless an HTTP/1.1 connection has
+        /// waited this long for a request (idle keep-alive, or a head that never completes: slowloris): the
+        /// oldest such is closed to let the newcomer in, so a health check gets through a connection flood.
         public var maxConnections = 4096
+        public var evictWaitingConnectionsAfter: Duration = .seconds(1)
         /// Pipelined HTTP/1.1 requests awaiting responses before the server stops reading.
         public var maxPipelinedRequests = 16
         /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.

@@ -49,6 +49,29 @@ public final class RerankRouter: Sendable {
         { [self] request, responder in handle(request, responder) }
     }
 
+    /// The HTTP server's own refusals (400, 408, 413, 431, HTTP/2's 503 over the body budget) in the API's
+    /// error shape, counted in `rerank_http_requests_total` like every other answer.
+    public var refusal: HTTPRefusal {
+        { [self] status, reason, target in refusalResponse(status: status, reason: reason, target: target) }
+    }
+
+    func refusalResponse(status: Int, reason: String, target: String?) -> HTTPResponse {
+        let path = target.map { String($0.prefix { $0 != "?" }) }
+        let route = path.flatMap(Route.init(rawValue:))?.rawValue ?? "unmatched"
+        var message = reason
+        var headers = HTTPHeaders([("Content-Type", "application/json")])
+        if status == 413 { message += " (--max-body-bytes \(configuration.maxBodyBytes))" }
+        if status == 503 {
+            message += "; retry shortly"
+            headers.add("Retry-After", "1")
+        }
+        let type = status == 503 ? "Overloaded" : "Validation"
+        Counter(label: "rerank_http_requests_total", dimensions: [("route", route), ("status", String(status))])
+            .increment()
+        let body = #"{"error":"# + jsonString(message) + #","error_type":"# + jsonString(type) + "}"
+        return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+    }
+
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let exchange = Exchange(request: request, responder: responder, router: self)
         guard let route = Route(rawValue: request.path) else {

@@ -168,7 +168,7 @@ struct Rerankd: ParsableCommand {
         http.limits.maxConnections = maxConnections
         http.limits.maxConnectionBodyBytes = maxConnectionBodyBytes
         http.limits.maxBufferedBodyBytes = maxBufferedBodyBytes
-        let server = HTTPServer(configuration: http, logger: logger, handler: router.handler)
+        let server = HTTPServer(configuration: http, logger: logger, refusal: router.refusal, handler: router.handler)
         try server.start()
         logger.info("rerankd ready on http://\(host):\(server.boundPort) (HTTP/1.1 and h2c)")
 

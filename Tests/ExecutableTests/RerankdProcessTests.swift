@@ -214,6 +214,30 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertFalse(swapped.contains("last_reload_failure\":{"), swapped)
     }
 
+    /// The server's own refusals (413 over --max-body-bytes, HTTP/2's 503 over the body budget) answer in the
+    /// documented error shape and are counted in rerank_http_requests_total; they were plain text and uncounted.
+    func testRefusalsBeforeTheHandlerAreJSONAndCounted() throws {
+        let server = try Server(arguments: ["--max-body-bytes", "10000", "--max-connection-body-bytes", "3000"])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        let url = "http://127.0.0.1:\(server.port)"
+        let large = #"{"query": "q", "texts": [""# + String(repeating: "a", count: 12000) + #""]}"#
+        let overBudget = #"{"query": "q", "texts": [""# + String(repeating: "a", count: 5000) + #""]}"#
+        for (flags, body, status, type, fragment) in [
+            ([String](), large, "413", "Validation", "--max-body-bytes 10000"),
+            (["--http2-prior-knowledge"], large, "413", "Validation", "--max-body-bytes 10000"),
+            (["--http2-prior-knowledge"], overBudget, "503", "Overloaded", "retry shortly"),
+        ] {
+            let reply = try curl(flags + ["-i", "\(url)/rerank", "-H", "Content-Type: application/json",
+                                          "--data-binary", body])
+            XCTAssertTrue(reply.contains(" \(status) "), reply)
+            XCTAssertTrue(reply.lowercased().contains("content-type: application/json"), reply)
+            XCTAssertTrue(reply.contains(#""error_type":"\#(type)""#) && reply.contains(fragment), reply)
+        }
+        let metrics = try curl(["\(url)/metrics"])
+        XCTAssertTrue(metrics.contains(#"rerank_http_requests_total{route="/rerank",status="413"} 2"#), metrics)
+        XCTAssertTrue(metrics.contains(#"rerank_http_requests_total{route="/rerank",status="503"} 1"#), metrics)
+    }
+
     /// The same broken checkpoint given at start ends the process with a message, never a crash.
     func testABrokenCheckpointAtStartExitsWithAMessage() throws {
         let directory = try randomModelCopy()

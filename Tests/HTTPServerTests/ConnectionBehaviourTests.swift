@@ -168,6 +168,24 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(third.readResponses(1).first?.headers["x-path"], "/third")
     }
 
+    /// Slowloris above the connection limit: connections that never finish a request head used to hold every
+    /// slot until their head timeout (10 s), and a health check waited in the backlog all that time.
+    func testAHealthCheckGetsThroughASlowlorisAtTheConnectionLimit() throws {
+        let server = try TestServer { $0.limits.maxConnections = 4 }
+        let slow = try (0..<6).map { _ in try RawClient(port: server.port) }
+        for client in slow { client.send("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ") }
+        Thread.sleep(forTimeInterval: 1.2)
+        XCTAssertEqual(server.server.connectionCount, 4)
+        let started = Date()
+        let health = try RawClient(port: server.port)
+        health.send("GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(health.readResponses(1).first?.headers["x-path"], "/health")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5)
+        XCTAssertLessThanOrEqual(server.server.connectionCount, 4)
+        // The one closed for it was a slowloris connection, the oldest; a busy connection is never evicted.
+        XCTAssertTrue(slow[0].isClosedByPeer())
+    }
+
     func testClientDisconnectCancelsThePendingRequest() throws {
         let cancelled = expectation(description: "onCancel")
         let box = ResponderBox()

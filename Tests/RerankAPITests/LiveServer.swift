@@ -36,7 +36,7 @@ final class LiveServer: Sendable {
                                             openAPIDocument: Array(openAPI), maxBodyBytes: 2_000_000),
             logger: logger, metricsText: { "# metrics\n" })
         server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), logger: logger,
-                            handler: router.handler)
+                            refusal: router.refusal, handler: router.handler)
         try server.start()
     }
 
