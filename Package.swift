@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Linux epoll (part of libc; Swift's Glibc module leaves it out).
         .systemLibrary(name: "CEpoll"),
+        // glibc's malloc_trim (part of libc), to give memory back after a burst.
+        .systemLibrary(name: "CMalloc"),
 
         // Whole-file reads with size limits and plain-English errors, for every file a checkpoint holds.
         .target(name: "FileReading"),
@@ -46,7 +48,7 @@ let package = Package(
         .target(name: "Ranking", dependencies: ["SentencePiece", "T5", "FileReading"]),
         // HTTP/1.1 and h2c server on POSIX sockets and Dispatch; knows nothing of ranking.
         .target(name: "HTTPServer", dependencies: [
-            "CZlib", "CNGHTTP2", "CEpoll", .product(name: "Logging", package: "swift-log"),
+            "CZlib", "CNGHTTP2", "CEpoll", "CMalloc", .product(name: "Logging", package: "swift-log"),
         ]),
         // Trivial HTTP server over HTTPServer, for benchmarks and manual testing.
         .executableTarget(name: "http-echo", dependencies: [

@@ -20,13 +20,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from proc_status import rss_mib
 
 
 class Client:

@@ -6,7 +6,8 @@ import Synchronization
 /// memory than the process may spend on them.
 final class BodyBudget: Sendable {
     private let capacity: Int
-    private let used = Mutex(0)
+    /// Atomic, not locked: every response passes through `add` and `release` on both event loops.
+    private let used = Atomic<Int>(0)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -14,24 +15,26 @@ final class BodyBudget: Sendable {
 
     /// Takes `bytes` if they fit; false (and nothing taken) when they do not.
     func take(_ bytes: Int) -> Bool {
-        used.withLock { used in
-            guard used + bytes <= capacity else { return false }
-            used += bytes
-            return true
+        var current = used.load(ordering: .relaxed)
+        while current + bytes <= capacity {
+            let (exchanged, seen) = used.compareExchange(expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = seen
         }
+        return false
     }
 
     /// Counts `bytes` that are already held whether or not they fit (a response that was computed); the
     /// callers that can wait check `isExhausted` before taking on more.
     func add(_ bytes: Int) {
-        used.withLock { $0 += bytes }
+        used.wrappingAdd(bytes, ordering: .relaxed)
     }
 
     func release(_ bytes: Int) {
-        used.withLock { $0 -= bytes }
+        used.wrappingSubtract(bytes, ordering: .relaxed)
     }
 
-    var isExhausted: Bool { used.withLock { $0 >= capacity } }
+    var isExhausted: Bool { used.load(ordering: .relaxed) >= capacity }
 
-    var inUse: Int { used.withLock { $0 } }
+    var inUse: Int { used.load(ordering: .relaxed) }
 }

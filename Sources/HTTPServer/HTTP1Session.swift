@@ -92,6 +92,7 @@ final class HTTP1Session: ConnectionSession {
 
     private func hold(_ bytes: Int, for index: Int) {
         let change = bytes - exchanges[index].heldBytes
+        guard change != 0 else { return }
         exchanges[index].heldBytes = bytes
         heldBytes += change
         if change > 0 { connection.server.bodyBudget.add(change) } else { connection.server.bodyBudget.release(-change) }

@@ -1,3 +1,4 @@
+import CMalloc
 import Dispatch
 import Foundation
 import Logging
@@ -28,6 +29,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var acceptSuspended = false
     /// Connections closed to make room that have not finished closing yet.
     private var evicting = 0
+    /// The most bytes the budget held since memory was last given back (see `giveMemoryBack`).
+    private var budgetHighWater = 0
     private var ticker: DispatchSourceTimer?
     private let control = DispatchQueue(label: "HTTPServer.accept")
     private let drained = DispatchSemaphore(value: 0)
@@ -205,6 +208,17 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// After a burst of buffered bodies and responses (slow readers, large pipelines) has gone, hands the freed
+    /// heap back to the system: glibc keeps freed memory in its per-thread arenas, and a process that peaked at
+    /// gigabytes would otherwise stay that big. On `control`, at most once a tick, only after a drop of 64 MB.
+    private func giveMemoryBack() {
+        let inUse = bodyBudget.inUse
+        budgetHighWater = max(budgetHighWater, inUse)
+        guard budgetHighWater - inUse >= 64 << 20, inUse <= budgetHighWater / 4 else { return }
+        budgetHighWater = inUse
+        malloc_trim(0)
+    }
+
     /// The HTTP/1.1 connection that has waited longest for a request, if it has waited long enough to be
     /// closed for a newcomer. Called with `lock` held.
     private func longestWaiting() -> Connection? {
@@ -259,6 +273,7 @@ public final class HTTPServer: @unchecked Sendable {
         for loop in loops {
             loop.queue.async { loop.checkDeadlines(now: now) }
         }
+        giveMemoryBack()
         // At the connection limit, a connection may since have waited long enough to make room for one in the
         // backlog (accept finds out; nothing is closed unless someone is waiting).
         if acceptSuspended { acceptPending() }
