@@ -31,6 +31,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var evicting = 0
     /// The most bytes the budget held since memory was last given back (see `giveMemoryBack`).
     private var budgetHighWater = 0
+    /// The most bytes the budget held since it was last empty for a while, and the ticks it has been empty.
+    private var burstPeak = 0
+    private var idleTicks = 0
     private var ticker: DispatchSourceTimer?
     private let control = DispatchQueue(label: "HTTPServer.accept")
     private let drained = DispatchSemaphore(value: 0)
@@ -210,13 +213,21 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// After a burst of buffered bodies and responses (slow readers, large pipelines) has gone, hands the freed
     /// heap back to the system: glibc keeps freed memory in its per-thread arenas, and a process that peaked at
-    /// gigabytes would otherwise stay that big. On `control`, at most once a tick, only after a drop of 64 MB.
+    /// gigabytes would otherwise stay that big. On `control`: once the budget has fallen by 64 MB to a quarter
+    /// of its peak, and once more when it has been empty for 2 s (what the requests' handlers held is freed by
+    /// then too).
     private func giveMemoryBack() {
         let inUse = bodyBudget.inUse
         budgetHighWater = max(budgetHighWater, inUse)
-        guard budgetHighWater - inUse >= 64 << 20, inUse <= budgetHighWater / 4 else { return }
-        budgetHighWater = inUse
-        malloc_trim(0)
+        burstPeak = max(burstPeak, inUse)
+        idleTicks = inUse == 0 ? idleTicks + 1 : 0
+        if budgetHighWater - inUse >= 64 << 20, inUse <= budgetHighWater / 4 {
+            budgetHighWater = inUse
+            malloc_trim(0)
+        } else if burstPeak >= 64 << 20, idleTicks >= 8 {
+            burstPeak = 0
+            malloc_trim(0)
+        }
     }
 
     /// The HTTP/1.1 connection that has waited longest for a request, if it has waited long enough to be
