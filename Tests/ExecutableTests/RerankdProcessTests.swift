@@ -249,6 +249,16 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertTrue(server.output.contains("config.json") || server.output.contains("model.safetensors"), server.output)
     }
 
+    /// The binary serves its own copy of the API description (a bundle resource); it had fallen behind
+    /// ./openapi.yaml, so clients generated from /openapi.yaml missed fields.
+    func testTheServedOpenAPIDocumentIsTheRepositorysOne() throws {
+        let root = Self.binary.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = try String(contentsOf: root.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        let resource = try String(contentsOf: root.appendingPathComponent("Sources/rerankd/Resources/openapi.yaml"),
+                                  encoding: .utf8)
+        XCTAssertEqual(resource, repository, "copy ./openapi.yaml to Sources/rerankd/Resources/openapi.yaml")
+    }
+
     func testHelpExplainsTheEnvironment() throws {
         let help = try Server(arguments: ["--help"])
         help.process.waitUntilExit()
