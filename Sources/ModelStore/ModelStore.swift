@@ -5,10 +5,15 @@ import Foundation
 ///
 ///     STORE/versions/<sha256 prefix of the files>/   one checkpoint directory per version, never modified
 ///     STORE/current -> versions/<id>                 flipped atomically (a new symlink renamed over it)
-///     STORE/history                                  one line per flip: id, time, what flipped it
-///     STORE/.lock                                    held while publishing or rolling back
+///     STORE/history                                  one line per flip (id, time, what flipped it, the version
+///                                                    before) and per released hold: see `StoreHistory`
+///     STORE/.lock                                    held while publishing, rolling back or releasing a hold
 ///
 /// Servers that share the store (a Kubernetes volume, NFS) watch `current` and hot-swap when it changes.
+///
+/// A rollback holds the version it leaves: a plain publish of a held version is refused (`ModelStoreError.held`), so
+/// rerunning the pipeline that published it does not undo the rollback; `publish --force`, `rollback --to` and
+/// `unhold` release it. A plain rollback goes to the version published before the current one, skipping held ones.
 ///
 /// A version holds regular files only, copied by content (a Hugging Face hub snapshot's symlinks into
 /// `../../blobs` are resolved), and only the files of a checkpoint (`checkpointFileRule`): nothing in it depends on
@@ -50,26 +55,96 @@ public struct ModelStore: Sendable {
         return directory(of: version)
     }
 
+    /// The history file replayed (empty when there is none).
+    public func readHistory() -> StoreHistory {
+        StoreHistory(text: (try? String(contentsOf: historyFile, encoding: .utf8)) ?? "")
+    }
+
     /// Versions in the order they were made current (oldest first), each once, at its latest position.
     /// Lines that name no possible version (left by older publishers) are ignored.
     public func history() -> [String] {
-        guard let text = try? String(contentsOf: historyFile, encoding: .utf8) else { return [] }
         var order: [String] = []
-        for line in text.split(separator: "\n") {
-            guard let id = line.split(separator: "\t", omittingEmptySubsequences: false).first.map(String.init),
-                  Self.isVersionName(id) else { continue }
-            order.removeAll { $0 == id }
-            order.append(id)
+        for flip in readHistory().flips {
+            order.removeAll { $0 == flip.version }
+            order.append(flip.version)
         }
         return order
     }
 
-    /// The versions in the store, newest first (by history; versions missing from the history last, by name).
-    public func versions() -> [String] {
+    /// The versions in the store, newest first (by their latest publish; versions the history does not record as
+    /// published last, by name).
+    public func versions() -> [String] { versions(readHistory()) }
+
+    private func versions(_ log: StoreHistory) -> [String] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: versionsDirectory.path)) ?? [])
             .filter(isVersion)
-        let ordered = history().reversed().filter(names.contains)
+        let ordered = log.publishOrder.reversed().filter(names.contains)
         return ordered + names.filter { !ordered.contains($0) }.sorted()
+    }
+
+    /// Throws unless the store's directory exists (reading a store never creates one).
+    private func requireStore() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelStoreError.noStore(root.path)
+        }
+    }
+
+    /// The versions in `versions/`, newest published first, with sizes, times and holds.
+    public func list() throws -> (current: String?, versions: [VersionInfo]) {
+        try requireStore()
+        let log = readHistory()
+        let current = try? currentVersion()
+        let infos = versions(log).map { version -> VersionInfo in
+            var bytes = 0, files = 0
+            let folder = directory(of: version)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                var info = stat()
+                guard lstat(folder.appendingPathComponent(name).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                bytes += Int(info.st_size)
+                files += 1
+            }
+            let published = log.lastPublish[version]
+            return VersionInfo(version: version, bytes: bytes, files: files, publishedAt: published?.time,
+                               publishedFrom: published?.source, rolledBackAt: log.lastRolledBack[version],
+                               isCurrent: version == current, hold: log.hold(of: version))
+        }
+        return (current, infos)
+    }
+
+    /// The current version and the flip that made it current, the last rollback and the held versions.
+    public func status() throws -> StoreStatus {
+        try requireStore()
+        let log = readHistory()
+        var current: String?
+        var problem: String?
+        do { current = try currentVersion() } catch { problem = "\(error)" }
+        let last = log.flips.last
+        let since = current.flatMap { current in last?.version == current ? last : nil }
+        return StoreStatus(store: root.path, current: current, currentProblem: problem, currentSince: since,
+                           currentChangedOutsideHistory: current != nil && since == nil,
+                           lastRollback: log.lastRollback, held: log.holds.map { ($0, isVersion($0.version)) },
+                           versions: versions(log).count)
+    }
+
+    /// Releases a held version, so that a plain publish takes it again; nil when it was not held (nothing is written).
+    /// Throws for an id that is neither held nor a version of the store.
+    @discardableResult
+    public func unhold(_ version: String) throws -> StoreHistory.Hold? {
+        try requireStore()
+        return try withLock {
+            let log = readHistory()
+            guard let hold = log.hold(of: version) else {
+                guard isVersion(version) else {
+                    throw ModelStoreError.unknownVersion(version, store: root.path, available: versions(log))
+                }
+                return nil
+            }
+            if let reason = appendAtomically(StoreHistory.unholdLine(version: version), to: historyFile.path) {
+                throw ModelStoreError.io(historyFile.path, "\(reason): \(version) is still held")
+            }
+            return hold
+        }
     }
 
     /// True when `name` is a version of this store: a directory (not a link) directly in `versions/`, not hidden.
@@ -84,14 +159,26 @@ public struct ModelStore: Sendable {
         !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\0") && name.utf8.count <= 255
     }
 
+    /// What a publish did.
+    public struct PublishResult: Sendable, Equatable {
+        public let version: String
+        /// The version was current already: nothing was copied, checked, flipped or written.
+        public let wasCurrent: Bool
+        /// The hold `force` overrode.
+        public let releasedHold: StoreHistory.Hold?
+    }
+
     /// Copies the checkpoint files of `source` (see `checkpointFileRule`) in as an immutable version (its id: the
     /// first 16 hex digits of the SHA-256 of those files), lets `validate` load it, flips `current` to it and keeps
     /// the `keep` most recent versions. A version that fails validation is never made current and leaves nothing
     /// behind; neither does any other failure (a full volume included). `warn` hears about files not copied and
     /// about leftovers of an interrupted publish removed on the way.
+    ///
+    /// The version that is current already is left as it is (`wasCurrent`). A held version (rolled back) is refused
+    /// with `ModelStoreError.held` before anything is copied, unless `force`.
     @discardableResult
-    public func publish(_ source: URL, keep: Int, warn: (String) -> Void = { _ in },
-                        validate: (URL) throws -> Void) throws -> String {
+    public func publish(_ source: URL, keep: Int, force: Bool = false, warn: (String) -> Void = { _ in },
+                        validate: (URL) throws -> Void) throws -> PublishResult {
         try withLock {
             try FileManager.default.createDirectory(at: versionsDirectory, withIntermediateDirectories: true)
             removeLeftovers(warn: warn)
@@ -101,6 +188,13 @@ public struct ModelStore: Sendable {
             let id = try Self.contentID(of: source, names: files.names)
             let destination = directory(of: id)
             let isNew = !isVersion(id)
+            let current = try? currentVersion()
+            if current == id, !isNew { return PublishResult(version: id, wasCurrent: true, releasedHold: nil) }
+            let hold = readHistory().hold(of: id)
+            if let hold, !force {
+                throw ModelStoreError.held(version: id, store: root.path, source: source.path, since: hold.since,
+                                           rolledBackTo: hold.rolledBackTo)
+            }
             if isNew {
                 let incoming = versionsDirectory.appendingPathComponent(".incoming-\(getpid())", isDirectory: true)
                 do {
@@ -117,36 +211,63 @@ public struct ModelStore: Sendable {
             } else {
                 try check(destination, of: source, with: validate)
             }
-            do { try flip(to: id, action: "publish \(source.path)", warn: warn) } catch {
+            let action = force ? "publish --force \(source.path)" : "publish \(source.path)"
+            do { try flip(to: id, action: action, previous: current, warn: warn) } catch {
                 if isNew { try? FileManager.default.removeItem(at: destination) }
                 throw error
             }
             prune(keep: keep)
-            return id
+            return PublishResult(version: id, wasCurrent: false, releasedHold: hold)
         }
     }
 
-    /// Flips `current` back to `version` (an existing version id: see `isVersion`), or to the version that was
-    /// current before it.
+    /// What a rollback did.
+    public struct RollbackResult: Sendable, Equatable {
+        public let version: String
+        /// The version current before (nil when there was none or it could not be read).
+        public let from: String?
+        /// The version this rollback holds (`from`, unless the rollback went forward).
+        public let held: String?
+        /// `--to` named the current version: nothing was flipped or written.
+        public let wasCurrent: Bool
+        /// The hold on `version` that `--to` released.
+        public let releasedHold: StoreHistory.Hold?
+    }
+
+    /// Flips `current` to `version` (an existing version id: see `isVersion`; a hold on it is released), or, without
+    /// one, to the newest version published before the current one that is not held. The version left is held
+    /// (unless `version` was published after it).
     @discardableResult
-    public func rollback(to version: String? = nil, warn: (String) -> Void = { _ in }) throws -> String {
-        try withLock {
+    public func rollback(to version: String? = nil, warn: (String) -> Void = { _ in }) throws -> RollbackResult {
+        try requireStore()
+        return try withLock {
             removeLeftovers(warn: warn)
             let current = try? currentVersion()
+            let log = readHistory()
             let target: String
             if let version {
                 guard isVersion(version) else {
-                    throw ModelStoreError.unknownVersion(version, store: root.path, available: versions())
+                    throw ModelStoreError.unknownVersion(version, store: root.path, available: versions(log))
+                }
+                if version == current, log.hold(of: version) == nil {
+                    return RollbackResult(version: version, from: current, held: nil, wasCurrent: true, releasedHold: nil)
                 }
                 target = version
             } else {
-                guard let previous = history().filter({ $0 != current }).last(where: isVersion) else {
-                    throw ModelStoreError.nothingToRollBackTo(root.path)
+                let order = log.publishOrder
+                let earlier = current.flatMap { order.lastIndex(of: $0) }.map { Array(order[..<$0]) }
+                    ?? order.filter { $0 != current }
+                guard let previous = earlier.reversed().first(where: { log.hold(of: $0) == nil && isVersion($0) }) else {
+                    throw ModelStoreError.nothingToRollBackTo(
+                        root.path, current: current,
+                        held: earlier.reversed().filter { log.hold(of: $0) != nil && isVersion($0) })
                 }
                 target = previous
             }
-            try flip(to: target, action: "rollback", warn: warn)
-            return target
+            try flip(to: target, action: version == nil ? "rollback" : "rollback --to", previous: current, warn: warn)
+            let held = current.flatMap { readHistory().hold(of: $0)?.rolledBackTo == target ? $0 : nil }
+            return RollbackResult(version: target, from: current, held: held, wasCurrent: false,
+                                  releasedHold: log.hold(of: target))
         }
     }
 
@@ -158,7 +279,7 @@ public struct ModelStore: Sendable {
         }
     }
 
-    private func flip(to id: String, action: String, warn: (String) -> Void) throws {
+    private func flip(to id: String, action: String, previous: String?, warn: (String) -> Void) throws {
         let temporary = root.appendingPathComponent(".current-\(getpid())")
         unlink(temporary.path)
         guard symlink("versions/\(id)", temporary.path) == 0 else {
@@ -171,10 +292,10 @@ public struct ModelStore: Sendable {
         }
         syncDirectory(root)
         // `current` has flipped: a history that cannot be written is reported, not a failed flip.
-        let line = "\(id)\t\(ISO8601DateFormatter().string(from: Date()))\t\(action)\n"
+        let line = StoreHistory.flipLine(version: id, action: action, previous: previous)
         if let reason = appendAtomically(line, to: historyFile.path) {
             warn("\(historyFile.path): \(reason): the flip to versions/\(id) is not recorded there, so `rollback` "
-                 + "without --to will not know it")
+                 + "without --to, holds and `store status` will not know it")
         }
     }
 
@@ -452,7 +573,8 @@ public struct ModelStore: Sendable {
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
 
-func formatBytes(_ count: Int) -> String {
+/// "12 bytes", "3.0 MiB", "1.25 GiB".
+public func formatBytes(_ count: Int) -> String {
     if count < 1 << 20 { return "\(count) bytes" }
     if count < 1 << 30 { return String(format: "%.1f MiB", Double(count) / Double(1 << 20)) }
     return String(format: "%.2f GiB", Double(count) / Double(1 << 30))
@@ -461,7 +583,13 @@ func formatBytes(_ count: Int) -> String {
 public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
     case empty(String)
     case corrupt(String, String)
-    case nothingToRollBackTo(String)
+    /// store, the current version, held versions published before it (newest first)
+    case nothingToRollBackTo(String, current: String?, held: [String])
+    /// A publish of a version that was rolled back: version, store, the directory given to publish, when it was
+    /// rolled back, to what.
+    case held(version: String, store: String, source: String, since: String, rolledBackTo: String)
+    /// The store's directory does not exist.
+    case noStore(String)
     case unknownVersion(String, store: String, available: [String])
     case io(String, String)
     /// The directory given to publish is not a checkpoint: directory, why.
@@ -481,7 +609,17 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .empty(root): return "model store \(root) has no current version yet: publish one first"
         case let .corrupt(root, reason): return "model store \(root): \(reason)"
-        case let .nothingToRollBackTo(root): return "model store \(root) has no earlier version to roll back to"
+        case let .nothingToRollBackTo(root, current, held):
+            let before = current.map { "published before \($0)" } ?? "published"
+            return "model store \(root) has no version \(before) to roll back to"
+                + (held.isEmpty ? "" : " that is not held (rolled back: \(held.joined(separator: ", ")))")
+                + "; give --to VERSION to make another version current (`rerank-admin store list --store \(root)` lists them)"
+        case let .held(version, store, source, since, rolledBackTo):
+            return "not publishing \(source): it is version \(version), which was rolled back in model store \(store) at "
+                + "\(since) (to \(rolledBackTo)) and is held, so that rerunning what published it does not undo the "
+                + "rollback. To serve it again: `rerank-admin publish \(source) --store \(store) --force`, or "
+                + "`rerank-admin store unhold \(version) --store \(store)` and publish it again"
+        case let .noStore(root): return "model store \(root) does not exist (no such directory)"
         case let .unknownVersion(version, store, available):
             return "no version \"\(version)\" in model store \(store) (a version id is the name of a directory in "
                 + "\(store)/versions); available, newest first: "

@@ -181,7 +181,9 @@ struct PipelineCommand: ParsableCommand {
                 arguments += ["--notify", notify, "--admin-token", token]
             }
             let command = try PublishCommand.parse(arguments)
-            try command.run()
+            // A version rolled back since an earlier run published it is held: not published, exit 3 as the gate;
+            // a --notify that fails after the flip exits 4 (published, not notified).
+            do { try command.execute() } catch let exit as StoreCommandExit { throw exit.report(as: "pipeline") }
         }
     }
 
