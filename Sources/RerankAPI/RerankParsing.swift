@@ -83,7 +83,7 @@ extension RerankRouter {
                 return CohereResponse.Result(index: index, relevanceScore: scores[index], document: document)
             }
             data = try! encoder.encode(CohereResponse(
-                id: UUID().uuidString.lowercased(), model: parsed.modelName ?? service.model.name,
+                id: UUID().uuidString.lowercased(), model: parsed.modelName ?? output.model,
                 results: results,
                 meta: .init(apiVersion: .init(version: version), billedUnits: .init(searchUnits: 1),
                             truncatedDocuments: output.truncatedDocuments),

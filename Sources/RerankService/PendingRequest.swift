@@ -49,7 +49,8 @@ final class PendingRequest: @unchecked Sendable {
             rawScores: scores, probabilities: scores.map(rule.probability(rawScore:)),
             truncatedDocuments: truncatedDocuments, truncatedBy: truncatedBy, promptTokens: promptTokens,
             tokenizationSeconds: tokenizationSeconds, queueSeconds: Double(queued) / 1e9,
-            inferenceSeconds: Double(inferenceNanoseconds) / 1e9, template: model.scorer.template.name)
+            inferenceSeconds: Double(inferenceNanoseconds) / 1e9, template: model.scorer.template.name,
+            model: model.name)
     }
 }
 

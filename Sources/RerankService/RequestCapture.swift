@@ -10,7 +10,9 @@ import Synchronization
 /// enqueue; a full queue, a full disk or a slow volume drops the line (counted), never the request.
 /// Files rotate at `maxFileBytes`; the oldest are deleted beyond `maxTotalBytes`. File names carry the host name,
 /// so replicas sharing one directory (a Kubernetes volume) never write or prune each other's files: the size
-/// budget is per host.
+/// budget is per host. A directory that cannot be used (a read-only volume, a path under a file, no permission) stops
+/// nothing: capture is off, `status` says why, lines sampled meanwhile are dropped (counted), and the directory is
+/// tried again every `retryInterval` seconds until it works.
 public final class RequestCapture: Sendable {
     public struct Settings: Sendable {
         public var directory: URL
@@ -20,6 +22,8 @@ public final class RequestCapture: Sendable {
         public var maxTotalBytes = 1 << 30
         /// Lines waiting for the writer; more are dropped.
         public var maxPending = 1000
+        /// Seconds between attempts to create or use a directory that could not be used.
+        public var retryInterval: Double = 30
 
         public init(directory: URL, rate: Double) {
             self.directory = directory
@@ -27,8 +31,22 @@ public final class RequestCapture: Sendable {
         }
     }
 
+    /// Whether lines are being written, and if not, why.
+    public struct Status: Sendable, Equatable {
+        public var directory: String
+        public var rate: Double
+        /// False while the directory cannot be used; sampled lines are then dropped.
+        public var active: Bool
+        /// Why the directory cannot be used ("PATH: reason"), nil while active.
+        public var error: String?
+    }
+
     public let settings: Settings
     private let logger: Logger
+    /// Nil while the directory is usable, else why not.
+    private let directoryError = Mutex<String?>(nil)
+    private let activeGauge = Gauge(label: "rerank_capture_active")
+    private let droppedUnavailable = Counter(label: "rerank_capture_dropped_total", dimensions: [("reason", "unavailable")])
     private let queue = DispatchQueue(label: "rerank.capture", qos: .utility)
     private let pending = Atomic(0)
     /// The open capture file (-1: none), its path and the bytes of whole lines in it.
@@ -40,17 +58,63 @@ public final class RequestCapture: Sendable {
     private let hostTag = "-" + String(ProcessInfo.processInfo.hostName.map {
         $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") ? $0 : "_" }) + "-"
 
-    /// Creates the directory; throws if it cannot be created (a typo should fail at start, not silently).
-    public init(settings: Settings, logger: Logger) throws {
+    /// Creates the directory if it is missing. One that cannot be used is reported by `status` (the caller logs it,
+    /// naming its flag) and retried every `retryInterval` seconds; nothing is thrown: capture must not stop serving.
+    public init(settings: Settings, logger: Logger) {
         precondition((0...1).contains(settings.rate))
-        try FileManager.default.createDirectory(at: settings.directory, withIntermediateDirectories: true)
         self.settings = settings
         self.logger = logger
+        if let error = Self.prepare(settings.directory) {
+            directoryError.withLock { $0 = error }
+            activeGauge.record(0)
+            scheduleRetry()
+        } else {
+            activeGauge.record(1)
+        }
+    }
+
+    public var status: Status {
+        let error = directoryError.withLock { $0 }
+        return Status(directory: settings.directory.path, rate: settings.rate, active: error == nil, error: error)
+    }
+
+    /// Creates `directory` (and its parents) when missing and checks it can be written; nil when usable, else
+    /// "PATH: reason" in the operating system's words.
+    static func prepare(_ directory: URL) -> String? {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            let text = ErrorText.describe(error)
+            return text.hasPrefix("/") ? text : "\(directory.path): \(text)"
+        }
+        guard access(directory.path, W_OK | X_OK) == 0 else {
+            return "\(directory.path): \(String(cString: strerror(errno)))"
+        }
+        return nil
+    }
+
+    /// Tries the directory again after `retryInterval`, and again after each failure, until it can be used.
+    private func scheduleRetry() {
+        queue.asyncAfter(deadline: .now() + settings.retryInterval) { [weak self] in
+            guard let self else { return }
+            if let error = Self.prepare(settings.directory) {
+                directoryError.withLock { $0 = error }
+                scheduleRetry()
+            } else {
+                directoryError.withLock { $0 = nil }
+                activeGauge.record(1)
+                logger.notice("request capture: \(settings.directory.path) can be used now; capturing")
+            }
+        }
     }
 
     /// Called on the request path; returns at once.
     public func offer(query: String, documents: [String]) {
         guard settings.rate > 0, Double.random(in: 0..<1) < settings.rate else { return }
+        if directoryError.withLock({ $0 != nil }) {
+            droppedUnavailable.increment()
+            return
+        }
         if pending.add(1, ordering: .relaxed).newValue > settings.maxPending {
             pending.subtract(1, ordering: .relaxed)
             droppedFull.increment()

@@ -35,6 +35,8 @@ public struct RerankOutput: Sendable {
     public var inferenceSeconds: Double
     /// Name of the template whose rule produced the scores.
     public var template: String
+    /// Name of the model that scored them (its directory's name).
+    public var model: String
 }
 
 public enum RerankError: Error, Equatable, CustomStringConvertible {

@@ -9,8 +9,16 @@ import T5
 /// The middle of the server: one queue of (query, document) pairs across all requests, and one
 /// batcher thread that feeds the inference core. Knows nothing of HTTP. Unchecked Sendable: the queue and
 /// every counter are guarded by `lock` (a condition the batcher thread waits on), the rest is immutable.
+///
+/// It may start without a model (a model store nothing was published to yet): it then refuses requests as
+/// unavailable, saying `noModelMessage`, until a reload brings the first one.
 public final class RerankService: @unchecked Sendable {
     public let configuration: ServiceConfiguration
+    /// The prompt template and precision every model this service loads runs with.
+    public let template: PromptTemplate
+    public let precision: T5Model.Precision
+    /// Why requests are refused while there is no model (e.g. which store nothing was published to).
+    public let noModelMessage: String
     private let logger: Logger
     private let lock = NSCondition()
     private var queue = Deque<PendingPair>()
@@ -19,7 +27,8 @@ public final class RerankService: @unchecked Sendable {
     /// them too, so a burst of large requests meets 429 before it is tokenized.
     private var pendingSubmissions = 0
     private var pendingTokens = 0
-    private var active: ActiveModel
+    /// Nil until the first model loads.
+    private var active: ActiveModel?
     private var draining = false
     private var stopped = false
     private var batchCounter = 0
@@ -31,9 +40,24 @@ public final class RerankService: @unchecked Sendable {
     private var reloadFailure: ReloadFailure?
     private let capture: RequestCapture?
 
+    /// Serves `model`, with its template and precision.
     /// - Parameter capture: samples admitted requests for retraining (opt-in; nil captures nothing).
-    public init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger, capture: RequestCapture? = nil) {
+    public convenience init(model: ActiveModel, configuration: ServiceConfiguration, logger: Logger,
+                            capture: RequestCapture? = nil) {
+        self.init(model: model, template: model.scorer.template, precision: model.scorer.model.precision,
+                  configuration: configuration, logger: logger, capture: capture)
+    }
+
+    /// Serves `model`, or starts without one (nil) and refuses requests with `noModelMessage` until a reload loads
+    /// the first; every model loaded runs `template` in `precision`.
+    /// - Parameter capture: samples admitted requests for retraining (opt-in; nil captures nothing).
+    public init(model: ActiveModel?, template: PromptTemplate, precision: T5Model.Precision,
+                configuration: ServiceConfiguration, logger: Logger, capture: RequestCapture? = nil,
+                noModelMessage: String = "no model is loaded yet") {
         self.active = model
+        self.template = template
+        self.precision = precision
+        self.noModelMessage = noModelMessage
         self.capture = capture
         self.configuration = configuration
         self.logger = logger
@@ -46,14 +70,32 @@ public final class RerankService: @unchecked Sendable {
         thread.qualityOfService = .userInteractive
         batcher = thread
         thread.start()
-        metrics.modelActive(model)
+        if let model { metrics.modelActive(model) } else { metrics.noModel() }
     }
 
-    /// The model that new requests are scored with.
-    public var model: ActiveModel {
+    /// The model that new requests are scored with; nil until the first one loads.
+    public var model: ActiveModel? {
         lock.lock(); defer { lock.unlock() }
         return active
     }
+
+    /// What the service is doing, as /ready and /info report it.
+    public enum State: String, Sendable {
+        /// A model is loaded and requests are taken.
+        case serving
+        /// No model has loaded yet: requests are refused with `noModelMessage`.
+        case noModel = "no_model"
+        /// Shutting down: new requests are refused.
+        case draining
+    }
+
+    public var state: State {
+        lock.lock(); defer { lock.unlock() }
+        return draining ? .draining : active == nil ? .noModel : .serving
+    }
+
+    /// The request capture's state; nil when capture is off.
+    public var captureStatus: RequestCapture.Status? { capture?.status }
 
     /// The last reload that failed, cleared by the next one that succeeds.
     public var lastReloadFailure: ReloadFailure? {
@@ -61,11 +103,8 @@ public final class RerankService: @unchecked Sendable {
         return reloadFailure
     }
 
-    /// True while the service takes new requests.
-    public var isAccepting: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return !draining
-    }
+    /// True while the service takes new requests: a model is loaded and it is not draining.
+    public var isAccepting: Bool { state == .serving }
 
     /// Pairs and prompt tokens waiting for the core.
     public var queueDepth: (pairs: Int, tokens: Int) {
@@ -90,13 +129,14 @@ public final class RerankService: @unchecked Sendable {
 
     /// Loads `directory` (the active model's directory when nil) off the serving path, validates it,
     /// and swaps it in. A model that fails to load, or takes longer than `reloadTimeout`, is reported and the
-    /// active one keeps serving. Reloads run one at a time, in order.
+    /// active one (if any) keeps serving. Reloads run one at a time, in order.
     public func reload(directory: String? = nil, completion: @escaping @Sendable (Result<ActiveModel, Error>) -> Void) {
         reloads.async { [self] in
-            let current = model
-            let target = directory ?? current.directory
+            guard let target = directory ?? model?.directory else {
+                return completion(.failure(NothingToReload(reason: noModelMessage)))
+            }
             logger.info("loading model", metadata: ["directory": "\(target)"])
-            switch loadWithDeadline(target, template: current.scorer.template, precision: current.scorer.model.precision) {
+            switch loadWithDeadline(target, template: template, precision: precision) {
             case let .success(loaded):
                 replaceModel(with: loaded)
                 lock.withLock { reloadFailure = nil }
@@ -109,7 +149,8 @@ public final class RerankService: @unchecked Sendable {
             case let .failure(error):
                 lock.withLock { reloadFailure = ReloadFailure(directory: target, message: "\(error)", at: Date()) }
                 metrics.reloaded(succeeded: false)
-                logger.error("model reload failed; the active model keeps serving", metadata: [
+                logger.error(model == nil ? "model load failed; still no model to serve"
+                                 : "model reload failed; the active model keeps serving", metadata: [
                     "directory": "\(target)", "error": "\(error)"])
                 completion(.failure(error))
             }
@@ -167,12 +208,15 @@ public final class RerankService: @unchecked Sendable {
             lock.unlock()
             throw .unavailable("the server is shutting down")
         }
+        guard let model = active else {
+            lock.unlock()
+            throw .unavailable(noModelMessage)
+        }
         if queuedTokens + pendingTokens > configuration.maxQueuedTokens {
             lock.unlock()
             metrics.rejected()
             throw .overloaded(retryAfterSeconds: retryAfter())
         }
-        let model = active
         pendingSubmissions += 1
         pendingTokens += estimate
         lock.unlock()
@@ -410,6 +454,12 @@ public final class RerankService: @unchecked Sendable {
         lock.unlock()
         for request in failed { completions.async { request.completion(.failure(error)) } }
     }
+}
+
+/// A reload without a directory while no model is loaded: there is no active directory to load again.
+public struct NothingToReload: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "nothing to reload: \(reason); give a model directory" }
 }
 
 /// A model directory that could not be swapped in, and why.

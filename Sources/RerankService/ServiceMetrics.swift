@@ -23,6 +23,7 @@ final class ServiceMetrics: Sendable {
     private let reloadsFailed = Counter(label: "rerank_model_reloads_total", dimensions: [("result", "failed")])
 
     private let modelInfo = Mutex<Gauge?>(nil)
+    private let modelLoaded = Gauge(label: "rerank_model_loaded")
     private let throughput = Mutex<(tokens: Int, nanoseconds: UInt64)>((0, 0))
 
     /// Prompt tokens per second over the recent batches (an exponentially weighted window).
@@ -58,8 +59,13 @@ final class ServiceMetrics: Sendable {
         }
     }
 
+    /// `rerank_model_loaded 0`: no model yet (an empty model store); requests are refused.
+    func noModel() { modelLoaded.record(0) }
+
     /// `rerank_model_info{name, sha256, template} 1` for the active model; the previous one drops to 0.
+    /// `rerank_model_loaded 1`.
     func modelActive(_ model: ActiveModel) {
+        modelLoaded.record(1)
         let gauge = Gauge(label: "rerank_model_info", dimensions: [
             ("name", model.name), ("sha256", model.weightsSHA256), ("template", model.scorer.template.name)])
         let previous = modelInfo.withLock { info in

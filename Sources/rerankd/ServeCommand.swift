@@ -124,9 +124,26 @@ struct Rerankd: ParsableCommand {
         logger.info("cores", metadata: ["workers": "\(CPUBudget.cores)", "blas_threads": "\(blasThreads)"])
 
         let store = modelStore.map { ModelStore(root: URL(fileURLWithPath: $0, isDirectory: true)) }
-        let modelDirectory = try store?.currentDirectory().path ?? model ?? Self.embeddedDemoModel()
-        let promptTemplate = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
-            ?? PromptTemplate.preset(named: template)
+        // An empty store (nothing published yet, the directory perhaps not even made) is no error: the server
+        // starts without a model, not ready, and serves the first version published. A broken `current` is one.
+        let modelDirectory: String?
+        let source: String
+        var startVersion: String?
+        if let store {
+            startVersion = try store.currentVersion()
+            modelDirectory = startVersion.map { store.directory(of: $0).path }
+            source = "--model-store \(store.root.path)"
+        } else {
+            modelDirectory = try model ?? Self.embeddedDemoModel()
+            source = model == nil ? "the embedded demo model" : "--model"
+        }
+        let promptTemplate: PromptTemplate
+        do {
+            promptTemplate = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
+                ?? PromptTemplate.preset(named: template)
+        } catch {
+            throw StartupFailure("\(templateFile == nil ? "--template" : "--template-file"): \(ErrorText.describe(error))")
+        }
         var service = ServiceConfiguration()
         service.maxInputTokens = maxInputTokens
         service.maxDocuments = maxDocuments
@@ -138,23 +155,47 @@ struct Rerankd: ParsableCommand {
         service.tokenizerThreads = tokenizerThreads
         service.reloadTimeout = reloadTimeout
 
-        let loaded = try ModelLoader.load(directory: modelDirectory, template: promptTemplate,
-                                          maxInputTokens: maxInputTokens, precision: precision)
-        logger.info("model loaded", metadata: [
-            "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
-            "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)",
-            "output": "\(loaded.scorer.model.config.outputRule)"])
-        let capture = try captureDir.map { directory in
+        var loaded: ActiveModel?
+        if let modelDirectory {
+            do {
+                loaded = try ModelLoader.load(directory: modelDirectory, template: promptTemplate,
+                                              maxInputTokens: maxInputTokens, precision: precision)
+            } catch {
+                throw StartupFailure("\(source): \(ErrorText.describe(error))")
+            }
+        }
+        if let loaded {
+            logger.info("model loaded", metadata: [
+                "directory": "\(loaded.directory)", "sha256": "\(loaded.weightsSHA256)",
+                "load_seconds": "\(String(format: "%.2f", loaded.loadSeconds))", "template": "\(promptTemplate.name)",
+                "output": "\(loaded.scorer.model.config.outputRule)"])
+        }
+        let noModelMessage = store.map { store in
+            "no model is published in the model store \(store.root.path) yet: publish one with "
+                + "`rerank-admin publish DIR --store \(store.root.path)`; this server loads it within "
+                + "--model-store-poll \(String(format: "%g", modelStorePoll)) s of the flip, without a restart"
+        } ?? "no model is loaded yet"
+        if let store, loaded == nil {
+            let exists = FileManager.default.fileExists(atPath: store.root.path)
+            logger.warning("\("model store \(store.root.path) has no current version yet" + (exists ? "" : " (the directory does not exist yet)")): /health answers 200, /ready and the rerank routes 503 until a version is published; checking every \(modelStorePoll) s")
+        }
+        let capture = captureDir.map { directory in
             var settings = RequestCapture.Settings(directory: URL(fileURLWithPath: directory, isDirectory: true),
                                                    rate: captureRate)
             settings.maxTotalBytes = captureMaxBytes
             settings.maxFileBytes = min(settings.maxFileBytes, max(captureMaxBytes / 8, 1 << 20))
-            return try RequestCapture(settings: settings, logger: logger)
+            return RequestCapture(settings: settings, logger: logger)
         }
         if let capture {
-            logger.notice("capturing \(captureRate * 100)% of requests (query and documents) into \(capture.settings.directory.path)")
+            if let error = capture.status.error {
+                // Capture is opt-in sampling: it never stops serving. /info and rerank_capture_active show it.
+                logger.error("--capture-dir \(capture.settings.directory.path) cannot be used: \(error); serving without request capture, trying the directory again every \(Int(capture.settings.retryInterval)) s")
+            } else {
+                logger.notice("capturing \(captureRate * 100)% of requests (query and documents) into \(capture.settings.directory.path)")
+            }
         }
-        let rerank = RerankService(model: loaded, configuration: service, logger: logger, capture: capture)
+        let rerank = RerankService(model: loaded, template: promptTemplate, precision: precision, configuration: service,
+                                   logger: logger, capture: capture, noModelMessage: noModelMessage)
 
         let router = RerankRouter(
             service: rerank,
@@ -169,19 +210,24 @@ struct Rerankd: ParsableCommand {
         http.limits.maxConnectionBodyBytes = maxConnectionBodyBytes
         http.limits.maxBufferedBodyBytes = maxBufferedBodyBytes
         let server = HTTPServer(configuration: http, logger: logger, refusal: router.refusal, handler: router.handler)
-        try server.start()
+        do { try server.start() } catch {
+            throw StartupFailure("cannot listen on --host \(host) --port \(port): \(ErrorText.describe(error))")
+        }
         logger.info("rerankd ready on http://\(host):\(server.boundPort) (HTTP/1.1 and h2c)")
 
         let signals = installSignalHandlers(server: server, service: rerank, modelDirectory: modelDirectory,
                                             store: store, logger: logger)
-        let watcher = store.map { watch($0, service: rerank, logger: logger) }
+        let watcher = store.map { watch($0, from: startVersion, service: rerank, logger: logger) }
         withExtendedLifetime((signals, watcher)) { dispatchMain() }
     }
 
-    /// Polls the store's `current`; a new version is hot-swapped in with the zero-drop reload. A version that
+    /// Polls the store's `current`; a version other than `start` (the one loaded at start, nil for an empty store) is
+    /// hot-swapped in with the zero-drop reload, the first one published to an empty store included. A version that
     /// fails to load is not retried until `current` changes again (the failure is in /info, metrics, logs).
-    private func watch(_ store: ModelStore, service: RerankService, logger: Logger) -> DispatchSourceTimer {
-        let seen = Mutex(try? store.currentVersion())
+    private func watch(_ store: ModelStore, from start: String?, service: RerankService, logger: Logger)
+        -> DispatchSourceTimer
+    {
+        let seen = Mutex(start)
         let timer = DispatchSource.makeTimerSource(queue: .global())
         timer.schedule(deadline: .now() + modelStorePoll, repeating: modelStorePoll)
         timer.setEventHandler {
@@ -199,7 +245,7 @@ struct Rerankd: ParsableCommand {
         return timer
     }
 
-    private func installSignalHandlers(server: HTTPServer, service: RerankService, modelDirectory: String,
+    private func installSignalHandlers(server: HTTPServer, service: RerankService, modelDirectory: String?,
                                        store: ModelStore?, logger: Logger) -> [DispatchSourceSignal] {
         var sources: [DispatchSourceSignal] = []
         let drain = drainTimeout
@@ -219,7 +265,9 @@ struct Rerankd: ParsableCommand {
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler {
-            let directory = (try? store?.currentDirectory().path) ?? modelDirectory
+            guard let directory = (try? store?.currentDirectory().path) ?? service.model?.directory ?? modelDirectory else {
+                return logger.notice("SIGHUP: nothing to reload: \(service.noModelMessage)")
+            }
             logger.info("SIGHUP: reloading the model from \(directory)")
             service.reload(directory: directory) { _ in }
         }
@@ -231,7 +279,9 @@ struct Rerankd: ParsableCommand {
     private func logConfiguration(_ logger: Logger) {
         let secret = { (value: String?) in value == nil ? "unset" : "set" }
         logger.info("configuration", metadata: [
-            "host": "\(host)", "port": "\(port)", "model": "\(model ?? "embedded demo")",
+            "host": "\(host)", "port": "\(port)",
+            "model": "\(model ?? (modelStore.map { "store \($0)" } ?? "embedded demo"))",
+            "capture_dir": "\(captureDir ?? "off")",
             "template": "\(templateFile ?? template)", "admin_token": "\(secret(adminToken))",
             "api_key": "\(secret(apiKey))", "max_input_tokens": "\(maxInputTokens)",
             "precision": "\(precision == .int8 ? "int8, \(T5Model.int8Description)" : "fp32")",
@@ -248,16 +298,18 @@ struct Rerankd: ParsableCommand {
 
     static func embeddedDemoModel() throws -> String {
         guard let url = Bundle.module.url(forResource: "demo-model", withExtension: nil) else {
-            throw ValidationError("the embedded demo model is missing beside the binary; pass --model DIR")
+            throw StartupFailure("the embedded demo model (rerank_rerankd.resources/demo-model) is missing beside the "
+                + "binary: install the resources directory with it, or pass --model DIR")
         }
         return url.path
     }
 
     static func openAPIDocument() throws -> [UInt8] {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-            throw ValidationError("openapi.yaml is missing beside the binary")
+            throw StartupFailure("openapi.yaml (rerank_rerankd.resources/openapi.yaml) is missing beside the binary: "
+                + "install the resources directory with it")
         }
-        return Array(try Data(contentsOf: url))
+        do { return Array(try Data(contentsOf: url)) } catch { throw StartupFailure(ErrorText.describe(error)) }
     }
 
     static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
@@ -273,4 +325,10 @@ struct Rerankd: ParsableCommand {
         ]
         return factory
     }
+}
+
+/// A failure to start (a flag's file, the model, the port): printed as `Error: ...` without usage text, exit 1.
+struct StartupFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

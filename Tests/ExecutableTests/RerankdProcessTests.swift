@@ -214,6 +214,119 @@ final class RerankdProcessTests: XCTestCase {
         XCTAssertFalse(swapped.contains("last_reload_failure\":{"), swapped)
     }
 
+    /// Flips `store`/current to versions/`id` as publish does: a new symlink renamed over it.
+    func flip(_ store: URL, to id: String) throws {
+        let link = store.appendingPathComponent("current.new")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "versions/\(id)")
+        XCTAssertEqual(rename(link.path, store.appendingPathComponent("current").path), 0)
+    }
+
+    /// `curl -i`: the status code, the lowercased header block and the body.
+    func fetch(_ arguments: [String]) throws -> (status: Int, headers: String, body: String) {
+        let reply = try curl(["-i"] + arguments)
+        let parts = reply.components(separatedBy: "\r\n\r\n")
+        let head = parts.first ?? ""
+        let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, head.lowercased(), parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    /// A fresh cluster's model store holds no version yet (its directory may not even exist): rerankd exited 1
+    /// ("has no current version yet") and the Deployment crash-looped until someone published. It starts live but
+    /// not ready, refuses the rerank routes with 503 and Retry-After naming the store, shows it in /info, and
+    /// serves the first version published without a restart.
+    func testAnEmptyStoreStartsUnreadyAndServesTheFirstVersionPublished() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("empty-store-\(UUID())")
+        let store = root.appendingPathComponent("store")  // not created: a fresh volume
+        defer { try? FileManager.default.removeItem(at: root) }
+        let server = try Server(arguments: ["--model-store", store.path, "--model-store-poll", "0.2"])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        let url = "http://127.0.0.1:\(server.port)"
+        XCTAssertEqual(try fetch(["\(url)/health"]).status, 200)
+        let ready = try fetch(["\(url)/ready"])
+        XCTAssertEqual(ready.status, 503, ready.body)
+        XCTAssertTrue(ready.body.contains("no model is published") && ready.body.contains(store.path), ready.body)
+        let json = ["-H", "Content-Type: application/json", "-d", #"{"query": "rainbows", "texts": ["light", "rain"]}"#]
+        for (route, body) in [("/rerank", json), ("/v1/rerank", ["-H", "Content-Type: application/json", "-d",
+                                                                 #"{"query": "rainbows", "documents": ["light"]}"#])] {
+            let refused = try fetch(["\(url)\(route)"] + body)
+            XCTAssertEqual(refused.status, 503, refused.body)
+            XCTAssertTrue(refused.headers.contains("retry-after:"), refused.headers)
+            XCTAssertTrue(refused.body.contains(#""error_type":"Unhealthy""#) && refused.body.contains(store.path), refused.body)
+        }
+        let waiting = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try curl(["\(url)/info"]).utf8)) as? [String: Any])
+        XCTAssertTrue(waiting["model"] is NSNull, "\(waiting)")
+        XCTAssertEqual(waiting["state"] as? String, "no_model", "\(waiting)")
+        XCTAssertEqual((waiting["template"] as? [String: Any])?["name"] as? String, "instructdistill")
+
+        let id = "0000000000000001"
+        try FileManager.default.createDirectory(at: store.appendingPathComponent("versions"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: try randomModelCopy(), to: store.appendingPathComponent("versions/\(id)"))
+        try flip(store, to: id)
+        let deadline = Date().addingTimeInterval(30)
+        while try fetch(["\(url)/ready"]).status != 200, Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(try fetch(["\(url)/ready"]).status, 200, server.output)
+        let served = try fetch(["\(url)/rerank"] + json)
+        XCTAssertEqual(served.status, 200, served.body)
+        XCTAssertTrue(served.body.hasPrefix("[{"), served.body)
+        let serving = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try curl(["\(url)/info"]).utf8)) as? [String: Any])
+        XCTAssertEqual((serving["model"] as? [String: Any])?["name"] as? String, id, "\(serving)")
+        XCTAssertEqual(serving["state"] as? String, "serving", "\(serving)")
+
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationStatus, 0, server.output)
+    }
+
+    /// A capture directory that cannot be created (here under a regular file; a read-only volume is the same) ended
+    /// the process with `Error Domain=NSCocoaErrorDomain ...`, naming no flag. Capture is opt-in sampling: the server
+    /// logs the flag, the path and the reason, shows it in /info and the metrics, and serves.
+    func testAnUnusableCaptureDirectoryIsReportedAndServingGoesOn() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("capture-file-\(UUID())")
+        XCTAssertTrue(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
+        defer { try? FileManager.default.removeItem(at: file) }
+        let directory = file.appendingPathComponent("capture")
+        let server = try Server(arguments: ["--capture-dir", directory.path, "--capture-rate", "1"])
+        XCTAssertGreaterThan(server.port, 0, server.output)
+        XCTAssertTrue(server.output.contains("--capture-dir"), server.output)
+        XCTAssertTrue(server.output.contains(file.path) && server.output.contains("Not a directory"), server.output)
+        XCTAssertFalse(server.output.contains("NSCocoaErrorDomain"), server.output)
+        let url = "http://127.0.0.1:\(server.port)"
+        let served = try fetch(["\(url)/rerank", "-H", "Content-Type: application/json",
+                                "-d", #"{"query": "rainbows", "texts": ["light", "rain"]}"#])
+        XCTAssertEqual(served.status, 200, served.body)
+        let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try curl(["\(url)/info"]).utf8)) as? [String: Any])
+        let capture = try XCTUnwrap(info["capture"] as? [String: Any], "\(info)")
+        XCTAssertEqual(capture["directory"] as? String, directory.path)
+        XCTAssertEqual(capture["active"] as? Bool, false)
+        XCTAssertTrue((capture["error"] as? String)?.contains("Not a directory") == true, "\(capture)")
+        let metrics = try curl(["\(url)/metrics"])
+        XCTAssertTrue(metrics.contains("rerank_capture_active 0"), metrics)
+        XCTAssertTrue(metrics.contains(#"rerank_capture_dropped_total{reason="unavailable"} 1"#), metrics)
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationStatus, 0, server.output)
+    }
+
+    /// Start-up failures say which flag, exit 1 and print no usage text (usage is for a wrong command line, 64).
+    func testStartupFailuresNameTheFlagAndPrintNoUsage() throws {
+        let first = try Server(arguments: [])
+        XCTAssertGreaterThan(first.port, 0, first.output)
+        let taken = try Server(arguments: ["--port", "\(first.port)"])
+        taken.process.waitUntilExit()
+        XCTAssertEqual(taken.process.terminationStatus, 1, taken.output)
+        XCTAssertTrue(taken.output.contains("--port \(first.port)") && taken.output.contains("Address already in use"),
+                      taken.output)
+        let template = try Server(arguments: ["--template-file", "/nonexistent/template.json"])
+        template.process.waitUntilExit()
+        XCTAssertEqual(template.process.terminationStatus, 1, template.output)
+        XCTAssertTrue(template.output.contains("--template-file: ") && template.output.contains("/nonexistent/template.json"),
+                      template.output)
+        for failure in [taken, template] { XCTAssertFalse(failure.output.contains("Usage:"), failure.output) }
+        let usage = try Server(arguments: ["--max-batch-tokens", "0"])
+        usage.process.waitUntilExit()
+        XCTAssertEqual(usage.process.terminationStatus, 64, usage.output)
+    }
+
     /// The server's own refusals (413 over --max-body-bytes, HTTP/2's 503 over the body budget) answer in the
     /// documented error shape and are counted in rerank_http_requests_total; they were plain text and uncounted.
     func testRefusalsBeforeTheHandlerAreJSONAndCounted() throws {

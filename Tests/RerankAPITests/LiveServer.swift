@@ -20,15 +20,20 @@ final class LiveServer: Sendable {
     let server: HTTPServer
     var port: Int { server.boundPort }
 
-    init(model directory: String = randomModel, template: PromptTemplate = .instructDistill, apiKey: String? = nil,
-         adminToken: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+    /// - Parameter directory: the model to serve; nil starts without one (an empty model store), refusing requests
+    ///   with `noModelMessage` until a reload loads one.
+    init(model directory: String? = randomModel, template: PromptTemplate = .instructDistill, apiKey: String? = nil,
+         adminToken: String? = nil, noModelMessage: String = "no model is loaded yet",
+         configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
         var configuration = ServiceConfiguration()
         configure(&configuration)
-        let model = try ModelLoader.load(directory: directory, template: template,
-                                         maxInputTokens: configuration.maxInputTokens)
+        let model = try directory.map {
+            try ModelLoader.load(directory: $0, template: template, maxInputTokens: configuration.maxInputTokens)
+        }
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        service = RerankService(model: model, configuration: configuration, logger: logger)
+        service = RerankService(model: model, template: template, precision: .fp32, configuration: configuration,
+                                logger: logger, noModelMessage: noModelMessage)
         let openAPI = try Data(contentsOf: Self.root.appendingPathComponent("openapi.yaml"))
         let router = RerankRouter(
             service: service,

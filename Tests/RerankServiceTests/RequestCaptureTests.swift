@@ -28,7 +28,7 @@ final class RequestCaptureTests: XCTestCase {
         var settings = RequestCapture.Settings(directory: directory, rate: 1)
         settings.maxFileBytes = 400
         settings.maxTotalBytes = 1600
-        let capture = try RequestCapture(settings: settings, logger: Logger(label: "test"))
+        let capture = RequestCapture(settings: settings, logger: Logger(label: "test"))
         for i in 0..<40 { capture.offer(query: "query \(i) \"quoted\"", documents: ["first document \(i)", "second"]) }
         capture.flush()
         XCTAssertTrue(try files().contains(neighbour))
@@ -52,20 +52,52 @@ final class RequestCaptureTests: XCTestCase {
     }
 
     func testRateZeroCapturesNothingAndAnUnwritableDirectoryDropsSilently() throws {
-        let off = try RequestCapture(settings: .init(directory: directory, rate: 0), logger: Logger(label: "test"))
+        let off = RequestCapture(settings: .init(directory: directory, rate: 0), logger: Logger(label: "test"))
         off.offer(query: "q", documents: ["d"])
         off.flush()
         XCTAssertEqual(try files(), [])
-        let on = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        let on = RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
         try FileManager.default.removeItem(at: directory)  // the volume went away
         on.offer(query: "q", documents: ["d"])
         on.flush()
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.path))
     }
 
+    /// A directory that cannot be created (here under a regular file; a read-only volume is the same) threw from
+    /// init, and rerankd exited: capture is opt-in sampling and must never stop serving. The capture reports why it
+    /// is off, drops (and counts) what is sampled meanwhile, and tries again until the directory can be used.
+    func testAnUnusableDirectoryIsReportedAndTriedAgain() throws {
+        let file = directory!
+        try Data("x".utf8).write(to: file)
+        let target = file.appendingPathComponent("capture")
+        var settings = RequestCapture.Settings(directory: target, rate: 1)
+        settings.retryInterval = 0.1
+        let capture = RequestCapture(settings: settings, logger: Logger(label: "test"))
+        let status = capture.status
+        XCTAssertFalse(status.active)
+        XCTAssertEqual(status.directory, target.path)
+        XCTAssertTrue(status.error?.contains("Not a directory") == true && status.error?.contains(file.path) == true,
+                      "\(status)")
+        XCTAssertFalse(status.error?.contains("NSCocoaErrorDomain") == true, "\(status)")
+        capture.offer(query: "dropped", documents: ["d"])
+        capture.flush()
+
+        try FileManager.default.removeItem(at: file)  // the path can be made now
+        let deadline = Date().addingTimeInterval(10)
+        while !capture.status.active, Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(capture.status.active, "\(capture.status)")
+        XCTAssertNil(capture.status.error)
+        capture.offer(query: "kept", documents: ["d"])
+        capture.flush()
+        let names = try FileManager.default.contentsOfDirectory(atPath: target.path).filter { $0.hasPrefix("capture-") }
+        XCTAssertEqual(names.count, 1)
+        let text = try String(contentsOf: target.appendingPathComponent(names[0]), encoding: .utf8)
+        XCTAssertTrue(text.contains("kept") && !text.contains("dropped"), text)
+    }
+
     /// Capture files hold users' text: owner-only.
     func testCaptureFilesAreOwnerOnly() throws {
-        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        let capture = RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
         capture.offer(query: "private query", documents: ["private document"])
         capture.flush()
         let names = try files()
@@ -80,7 +112,7 @@ final class RequestCaptureTests: XCTestCase {
     /// already open, not one new empty file per line, and cut a partly written line off again: once writes work,
     /// the same file goes on with whole lines.
     func testFailingWritesKeepOneFileOfWholeLines() throws {
-        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        let capture = RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
         var saved = rlimit()
         XCTAssertEqual(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved), 0)
         let previousHandler = signal(SIGXFSZ, SIG_IGN)
@@ -115,7 +147,7 @@ final class RequestCaptureTests: XCTestCase {
         while (try? handle.write(contentsOf: Data(count: 4096))) != nil {}
         try? handle.close()
 
-        let capture = try RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
+        let capture = RequestCapture(settings: .init(directory: directory, rate: 1), logger: Logger(label: "test"))
         for i in 0..<200 { capture.offer(query: "query \(i)", documents: ["document \(i)"]) }
         capture.flush()
         let afterFull = try files()

@@ -213,7 +213,7 @@ final class RerankServiceTests: XCTestCase {
         XCTAssertEqual(failures, [Int](repeating: 0, count: clients))
         guard case .failure(let error)? = badOutcome else { return XCTFail("bad model was accepted") }
         XCTAssertTrue("\(error)".contains("/nonexistent/model"), "\(error)")
-        XCTAssertEqual(service.model.directory, URL(fileURLWithPath: Self.randomModel).standardizedFileURL.path)
+        XCTAssertEqual(service.model?.directory, URL(fileURLWithPath: Self.randomModel).standardizedFileURL.path)
     }
 
     /// Swapping under load to a model that scores differently: a request queued before the swap finishes
@@ -279,6 +279,48 @@ final class RerankServiceTests: XCTestCase {
         XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["a"])) { _ in }) {
             XCTAssertEqual($0 as? RerankError, .unavailable("the server is shutting down"))
         }
+    }
+}
+
+/// A server on a model store nothing was published to yet starts without a model (it exited before).
+final class NoModelYetTests: XCTestCase {
+    func reload(_ service: RerankService, _ directory: String?) -> Result<ActiveModel, Error> {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<ActiveModel, Error>!  // written before done.signal()
+        service.reload(directory: directory) { outcome = $0; done.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        return outcome
+    }
+
+    /// It refuses requests as unavailable with the message it was given, has nothing to reload by itself, serves
+    /// once a model loads, and loads every model with the template and precision it was started with.
+    func testRequestsAreRefusedUntilTheFirstModelLoads() throws {
+        let service = RerankService(model: nil, template: .monoT5, precision: .int8, configuration: ServiceConfiguration(),
+                                    logger: Logger(label: "test"), noModelMessage: "nothing published in /store yet")
+        addTeardownBlock { service.drain() }
+        XCTAssertEqual(service.state, .noModel)
+        XCTAssertFalse(service.isAccepting)
+        XCTAssertNil(service.model)
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["d"])) { _ in }) { error in
+            XCTAssertEqual(error as? RerankError, .unavailable("nothing published in /store yet"))
+        }
+        guard case let .failure(error) = reload(service, nil) else { return XCTFail("reloaded nothing") }
+        XCTAssertTrue("\(error)".contains("nothing published in /store yet"), "\(error)")
+        XCTAssertEqual(service.state, .noModel)
+
+        guard case .failure = reload(service, "/nonexistent/model") else { return XCTFail("loaded a missing model") }
+        XCTAssertEqual(service.state, .noModel)
+        XCTAssertEqual(service.lastReloadFailure?.directory, "/nonexistent/model")
+
+        guard case let .success(model) = reload(service, RerankServiceTests.randomModel) else { return XCTFail("no load") }
+        XCTAssertEqual(service.state, .serving)
+        XCTAssertTrue(service.model === model)
+        XCTAssertEqual(model.scorer.template.name, "monot5")
+        XCTAssertEqual(model.scorer.model.precision, .int8)
+        guard case let .success(output) = try RerankServiceTests.rerank(service, RerankInput(query: "q", documents: ["a", "b"]))
+        else { return XCTFail("not scored") }
+        XCTAssertEqual(output.rawScores.count, 2)
+        XCTAssertEqual(output.model, URL(fileURLWithPath: RerankServiceTests.randomModel).lastPathComponent)
     }
 }
 
