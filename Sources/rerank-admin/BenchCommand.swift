@@ -55,14 +55,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Passage length in tokens of --cost (PRP cuts passages to 100 words, about 130 tokens).")
     var passageTokens = 100
 
-    func validate() throws {
+    /// Checked when the command runs (not in validate()), so a wrong value exits 64 without the usage screen.
+    func checkFlags() throws {
         guard batch > 0, tokens >= 4, iterations > 0, candidates >= 2, passageTokens >= 4 else {
-            throw ValidationError("--batch and --iterations must be positive, --tokens and --passage-tokens at least 4, "
+            throw CommandFailure.usage("--batch and --iterations must be positive, --tokens and --passage-tokens at least 4, "
                 + "--candidates at least 2")
         }
     }
 
     func run() throws {
+        try checkFlags()
         let cores = CPUBudget.cores
         CPUBudget.configureBLAS(threads: threads == .blas ? cores : 1)
         let model: T5Model
@@ -83,7 +85,7 @@ struct BenchCommand: ParsableCommand {
         model.parallelism = threads.parallelism
         model.precision = precision
         guard config.vocabSize >= 4 else {
-            throw ValidationError("the model's vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
+            throw CommandFailure("--model \(self.model ?? ""): vocab_size \(config.vocabSize) is too small to benchmark (need 4)")
         }
         if cost { return try reportCost(model) }
         if train { return try reportTraining(model) }
@@ -91,7 +93,9 @@ struct BenchCommand: ParsableCommand {
         let yes: [Int32] = [Int32(min(2163, config.vocabSize - 1))]  // ▁Yes in the T5 vocabulary
 
         _ = try model.logits(inputs: documents, decoderPrefix: [0], vocabIDs: yes)
-        if let scoresOut { try writeScores(model, documents: documents, yes: yes[0], to: scoresOut) }
+        if let scoresOut {
+            try CommandFailure.naming("--scores-out") { try writeScores(model, documents: documents, yes: yes[0], to: scoresOut) }
+        }
         let cpuStart = GemmBenchmark.processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {

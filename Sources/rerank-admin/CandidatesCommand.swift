@@ -27,12 +27,14 @@ struct CandidatesCommand: ParsableCommand {
     @Option(help: "Floor for negative idfs, as a fraction of the mean idf (rank_bm25's epsilon).") var epsilon = 0.25
     @Flag(help: "No progress output.") var quiet = false
 
-    func validate() throws {
-        guard topK >= 1 else { throw CommandFailure("--top-k must be at least 1") }
-        guard k1 >= 0, (0...1).contains(b) else { throw CommandFailure("--k1 must be >= 0 and --b in [0, 1]") }
+    /// Checked when the command runs (not in validate(), where ArgumentParser would exit 1): a wrong value exits 64.
+    func checkFlags() throws {
+        guard topK >= 1 else { throw CommandFailure.usage("--top-k must be at least 1") }
+        guard k1 >= 0, (0...1).contains(b) else { throw CommandFailure.usage("--k1 must be >= 0 and --b in [0, 1]") }
     }
 
     func run() throws {
+        try checkFlags()
         let tokenizer = BM25Tokenizer(removesStopwords: !noStopwords)
         var index = BM25Index(parameters: .init(k1: k1, b: b, epsilon: epsilon))
         // The corpus is streamed, so its size is unknown: a count and a rate, no ETA.
@@ -51,9 +53,8 @@ struct CandidatesCommand: ParsableCommand {
         if output == "-" {
             write = { emit($0) }
         } else {
-            guard FileManager.default.createFile(atPath: output, contents: nil) else {
-                throw CommandFailure("cannot create \(output)")
-            }
+            // Fail before the search, not after it: the file must be writable.
+            try CommandFailure.naming("--output") { try Data().write(to: URL(fileURLWithPath: output)) }
             write = { out += $0 + "\n" }
         }
         for query in queryList {
@@ -63,6 +64,8 @@ struct CandidatesCommand: ParsableCommand {
             searching.advance()
         }
         searching.finish(searching.summary)
-        if output != "-" { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
+        if output != "-" {
+            try CommandFailure.naming("--output") { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
+        }
     }
 }

@@ -64,28 +64,34 @@ struct DistillCommand: ParsableCommand {
     var report: String?
     @Flag(help: "No progress output.") var quiet = false
 
-    func validate() throws {
-        guard (teacher == nil) != (teacherRun == nil) else { throw ValidationError("give exactly one of --teacher and --teacher-run") }
-        guard ["adamw", "sgd"].contains(optimizer) else { throw ValidationError("--optimizer is adamw or sgd") }
-        guard LearningRateSchedule.Decay(rawValue: schedule) != nil else { throw ValidationError("--schedule is linear or constant") }
+    /// Checked when the command runs (not in validate()), so a wrong value exits 64 without the usage screen.
+    func checkFlags() throws {
+        guard (teacher == nil) != (teacherRun == nil) else { throw CommandFailure.usage("give exactly one of --teacher and --teacher-run") }
+        guard ["adamw", "sgd"].contains(optimizer) else { throw CommandFailure.usage("--optimizer is adamw or sgd") }
+        guard LearningRateSchedule.Decay(rawValue: schedule) != nil else { throw CommandFailure.usage("--schedule is linear or constant") }
         guard topM >= 2, batchQueries >= 1, accumulation >= 1, evalEvery >= 1, checkpointEvery >= 0, warmupSteps >= 0 else {
-            throw ValidationError("--top-m must be at least 2; --batch-queries, --accumulation, --eval-every at least 1")
+            throw CommandFailure.usage("--top-m must be at least 2; --batch-queries, --accumulation, --eval-every at least 1")
         }
-        if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1)") }
+        if let dropout, !(0..<1).contains(dropout) { throw CommandFailure.usage("--dropout must be in [0, 1)") }
         guard lr > 0, maxGradNorm >= 0, (0..<1).contains(holdout), epochs > 0 else {
-            throw ValidationError("--lr and --epochs must be positive, --max-grad-norm >= 0, --holdout in [0, 1)")
+            throw CommandFailure.usage("--lr and --epochs must be positive, --max-grad-norm >= 0, --holdout in [0, 1)")
         }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let steps, steps < 1 { throw CommandFailure.usage("--steps must be at least 1") }
     }
 
     func run() throws {
+        try checkFlags()
         let modelDirectory = URL(fileURLWithPath: model, isDirectory: true)
         let tokenizer = try SentencePieceTokenizer(directory: modelDirectory)
         let start = try T5Model(directory: modelDirectory)
-        let scorer = try PointwiseScorer(model: start, tokenizer: tokenizer, template: PromptTemplate.preset(named: template),
+        let scorer = try PointwiseScorer(model: start, tokenizer: tokenizer, template: templatePreset(named: template),
                                          maxInputTokens: maxInputTokens)
         let (training, heldOut) = try loadQueries(scorer)
-        guard !training.isEmpty else { throw ValidationError("no training query has two or more ranked documents") }
+        guard !training.isEmpty else {
+            throw CommandFailure("no training query: no query of --input \(input) has two or more documents ranked in "
+                + (teacher.map { "--teacher \($0)" } ?? "--teacher-run \(teacherRun!)")
+                + " (the query ids must match, and held-out queries (--holdout) are not trained on)")
+        }
 
         var settings = TrainerSettings()
         settings.optimizer = optimizer == "sgd" ? .sgd
@@ -106,7 +112,9 @@ struct DistillCommand: ParsableCommand {
 
         let checkpoints = URL(fileURLWithPath: checkpointDir ?? output + ".checkpoint", isDirectory: true)
         let job = "\(settings) training:\(training.map(\.qid).joined(separator: ",")) model:\(modelDirectory.standardizedFileURL.path)"
-        if let resumed = try TrainingCheckpoint.restore(trainer, job: job, from: checkpoints) {
+        if let resumed = try CommandFailure.naming("--checkpoint-dir", {
+            try TrainingCheckpoint.restore(trainer, job: job, from: checkpoints)
+        }) {
             log("resuming from \(checkpoints.path) at step \(resumed) of \(settings.steps)")
         }
         log("\(training.count) training queries, \(heldOut.count) held out; \(settings.steps) steps of "
@@ -127,23 +135,29 @@ struct DistillCommand: ParsableCommand {
             }
         }, checkpoint: { trainer in
             if checkpointEvery > 0, trainer.step % checkpointEvery == 0 || trainer.step == settings.steps {
-                try TrainingCheckpoint.save(trainer, job: job, to: checkpoints, modelSource: modelDirectory)
+                try CommandFailure.naming("--checkpoint-dir") {
+                    try TrainingCheckpoint.save(trainer, job: job, to: checkpoints, modelSource: modelDirectory)
+                }
             }
         }, shouldStop: { signals.isSet })
         if trainer.step < settings.steps {
-            try TrainingCheckpoint.save(trainer, job: job, to: checkpoints, modelSource: modelDirectory)
+            try CommandFailure.naming("--checkpoint-dir") {
+                try TrainingCheckpoint.save(trainer, job: job, to: checkpoints, modelSource: modelDirectory)
+            }
             progress.finish()
             FileHandle.standardError.write(Data(("rerank-admin distill: stopped at step \(trainer.step) of \(settings.steps); "
                 + "the state is in \(checkpoints.path): run the same command again to continue\n").utf8))
             throw ExitCode(130)
         }
         let destination = URL(fileURLWithPath: output, isDirectory: true)
-        try trainer.model.save(to: destination, copyingFrom: modelDirectory)
+        try CommandFailure.naming("--output") { try trainer.model.save(to: destination, copyingFrom: modelDirectory) }
         if let report {
             let document: [String: Any] = ["evaluations": evaluations, "steps": settings.steps,
                                            "training_queries": training.count, "held_out_queries": heldOut.count]
-            try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
-                .write(to: URL(fileURLWithPath: report), options: .atomic)
+            try CommandFailure.naming("--report") {
+                try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+                    .write(to: URL(fileURLWithPath: report), options: .atomic)
+            }
         }
         progress.finish("\(progress.summary); model written to \(output)")
     }

@@ -40,16 +40,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the reranked run here (with --model).", valueName: "file")) var output: String?
     @Flag(help: "No progress output.") var quiet = false
 
-    func validate() throws {
-        guard qrels != nil || teacher != nil else { throw ValidationError("give --qrels, --teacher or both") }
+    /// Checked when the command runs (not in validate()), so a wrong value exits 64 without the usage screen.
+    func checkFlags() throws {
+        guard qrels != nil || teacher != nil else { throw CommandFailure.usage("give --qrels, --teacher or both") }
         if model != nil, corpus == nil || queries == nil {
-            throw ValidationError("--model needs --corpus and --queries for the texts")
+            throw CommandFailure.usage("--model needs --corpus and --queries for the texts")
         }
-        if model == nil, output != nil { throw ValidationError("--output is the reranked run: it needs --model") }
-        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        if model == nil, output != nil { throw CommandFailure.usage("--output is the reranked run: it needs --model") }
+        guard topK >= 1 else { throw CommandFailure.usage("--top-k must be at least 1") }
     }
 
     func run() throws {
+        try checkFlags()
         let firstStage = try TRECRun.read(runFile)
         let ranked = try model.map { try rerank(firstStage, with: $0) } ?? firstStage
         var fields: [(String, String)] = []
@@ -57,7 +59,7 @@ struct EvalCommand: ParsableCommand {
             let judged = try Qrels.read(qrels)
             let metrics = RetrievalMetrics.perQuery(run: ranked, qrels: judged)
             if metrics.isEmpty {
-                throw ValidationError("no query is both in the run and judged in the qrels: check the query ids")
+                throw CommandFailure("no query is both in --run \(runFile) and judged in --qrels \(qrels): check the query ids")
             }
             if perQuery {
                 for qid in metrics.keys.sorted() {
@@ -75,7 +77,8 @@ struct EvalCommand: ParsableCommand {
             let taus = kendallTauPerQuery(run: ranked, reference: Dictionary(
                 records.map { ($0.qid, $0.ranking) }, uniquingKeysWith: { first, _ in first }))
             guard !taus.isEmpty else {
-                throw ValidationError("no query of \(teacher) has two or more documents the run scored")
+                throw CommandFailure("no query of --teacher \(teacher) has two or more documents --run \(runFile) scored: "
+                    + "check the query and document ids")
             }
             fields += [("kendall_tau", "\(inOrder(taus).reduce(0, +) / Double(taus.count))"),
                        ("kendall_queries", "\(taus.count)")]
@@ -86,7 +89,7 @@ struct EvalCommand: ParsableCommand {
     /// The run with each query's top-k rescored by the pointwise model (the rest dropped).
     private func rerank(_ run: TRECRun, with directory: String) throws -> TRECRun {
         let scorer = try PointwiseScorer(directory: URL(fileURLWithPath: directory, isDirectory: true),
-                                         template: PromptTemplate.preset(named: template))
+                                         template: templatePreset(named: template))
         let lists = try CandidateList.fromRun(run, topK: topK, corpus: corpus!, queries: queries!)
         let progress = Progress(label: "eval: rerank", total: lists.count, unit: "queries", workUnit: "documents",
                                 quiet: quiet)
@@ -102,7 +105,7 @@ struct EvalCommand: ParsableCommand {
         }
         progress.finish(progress.summary)
         if let output {
-            try Data(lines.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try CommandFailure.naming("--output") { try Data(lines.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
         }
         return reranked
     }

@@ -36,9 +36,16 @@ struct ModelOptions: ParsableArguments {
     }
 
     func resolveTemplate() throws -> PromptTemplate {
-        if let file = templateFile { return try PromptTemplate.load(from: URL(fileURLWithPath: file)) }
-        return try PromptTemplate.preset(named: template)
+        if let file = templateFile {
+            return try CommandFailure.naming("--template-file") { try PromptTemplate.load(from: URL(fileURLWithPath: file)) }
+        }
+        return try templatePreset(named: template)
     }
 
     var modelDirectory: URL { URL(fileURLWithPath: model, isDirectory: true) }
+}
+
+/// The template preset `name` given with `flag`; an unknown name is a wrong command line (exit 64) naming the flag.
+func templatePreset(named name: String, flag: String = "--template") throws -> PromptTemplate {
+    do { return try PromptTemplate.preset(named: name) } catch { throw CommandFailure.usage("\(flag): \(error)") }
 }

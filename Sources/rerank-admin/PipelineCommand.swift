@@ -82,20 +82,23 @@ struct PipelineCommand: ParsableCommand {
             merged.config = nil
             return try merged.run()
         }
-        guard let workDir, let store else { throw CommandFailure("--work-dir and --store are required (flags or --config)") }
+        guard let workDir, let store else { throw CommandFailure.usage("--work-dir and --store are required (flags or --config)") }
         guard (corpus != nil && queries != nil) != (captured != nil) else {
-            throw CommandFailure("give --corpus and --queries, or --captured")
+            throw CommandFailure.usage("give --corpus and --queries, or --captured")
         }
         guard (teacherModel == nil) != (teacherEndpoint == nil) else {
-            throw CommandFailure("give exactly one of --teacher-model and --teacher-endpoint")
+            throw CommandFailure.usage("give exactly one of --teacher-model and --teacher-endpoint")
         }
         if let stopAfter, !Self.stages.contains(stopAfter) {
-            throw CommandFailure("--stop-after is one of \(Self.stages.joined(separator: ", "))")
+            throw CommandFailure.usage("--stop-after is one of \(Self.stages.joined(separator: ", "))")
         }
         let work = URL(fileURLWithPath: workDir, isDirectory: true)
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try CommandFailure.naming("--work-dir") { try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true) }
         let lock = open(work.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        guard lock >= 0 else {
+            throw CommandFailure("--work-dir \(workDir): cannot open .lock: \(String(cString: strerror(errno)))")
+        }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             FileHandle.standardError.write(Data("pipeline: another run holds \(workDir)/.lock; not starting\n".utf8))
             throw ExitCode(75)
         }
@@ -111,11 +114,13 @@ struct PipelineCommand: ParsableCommand {
         if let captured {
             try stage("teacher input from captured requests",
                       done: FileManager.default.fileExists(atPath: file("teacher-input.jsonl"))) {
-                try Self.joinCaptured(in: captured, into: URL(fileURLWithPath: file("teacher-input.jsonl")))
+                try CommandFailure.naming("--captured") {
+                    try Self.joinCaptured(in: captured, into: URL(fileURLWithPath: file("teacher-input.jsonl")))
+                }
             }
         } else if let runFile {
             if !FileManager.default.fileExists(atPath: file("candidates.trec")) {
-                try FileManager.default.copyItem(atPath: runFile, toPath: file("candidates.trec"))
+                try CommandFailure.naming("--run") { try FileManager.default.copyItem(atPath: runFile, toPath: file("candidates.trec")) }
             }
         } else {
             try stage("candidates", done: FileManager.default.fileExists(atPath: file("candidates.trec"))) {
@@ -152,7 +157,7 @@ struct PipelineCommand: ParsableCommand {
         // The gate: held-out agreement with the teacher, new student against what serves now.
         let rankings = try teacherRankings(teacher: file("teacher.jsonl"), run: nil)
         func agreement(_ directory: URL) throws -> Double {
-            let scorer = try PointwiseScorer(directory: directory, template: PromptTemplate.preset(named: template))
+            let scorer = try PointwiseScorer(directory: directory, template: templatePreset(named: template))
             let (_, heldOut) = try DistillCommand.trainingQueries(
                 scorer: scorer, input: file("teacher-input.jsonl"), rankings: rankings, topM: topM, holdout: holdout,
                 log: { _ in })
@@ -195,7 +200,7 @@ struct PipelineCommand: ParsableCommand {
                                          "documents": list.documents]
             return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         }
-        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: output, options: .atomic)
+        try CommandFailure.naming("--work-dir") { try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: output, options: .atomic) }
     }
 
     /// The capture files of `directory`, oldest first, as one teacher input file.

@@ -21,8 +21,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Documents per model batch.")
     var batchSize: Int = 16
 
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    /// Checked when the command runs (not in validate()), so a wrong value exits 64 without the usage screen.
+    func checkFlags() throws {
+        guard batchSize >= 1 else { throw CommandFailure.usage("--batch-size must be at least 1") }
     }
 
     struct Line: Decodable {
@@ -31,6 +32,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkFlags()
         CPUBudget.configureBLAS(threads: 1)
         let scorer = try PointwiseScorer(
             directory: modelOptions.modelDirectory, template: modelOptions.resolveTemplate(),

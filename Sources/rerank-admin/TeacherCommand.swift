@@ -74,22 +74,24 @@ struct TeacherCommand: ParsableCommand {
     var maxMissingAnswers = 0.1
     @Flag(help: "No progress output.") var quiet = false
 
-    func validate() throws {
-        guard (model == nil) != (endpoint == nil) else { throw CommandFailure("give exactly one of --model and --endpoint") }
-        guard (input == nil) != (runFile == nil) else { throw CommandFailure("give exactly one of --input and --run") }
-        if runFile != nil, corpus == nil || queries == nil { throw CommandFailure("--run needs --corpus and --queries") }
-        guard topK >= 2 else { throw CommandFailure("--top-k must be at least 2 (a pair)") }
-        guard Shard(parsing: shard) != nil else { throw CommandFailure("--shard must be i/n with 0 <= i < n, got \(shard)") }
-        guard ["allpairs", "sliding"].contains(method) else { throw CommandFailure("--method is allpairs or sliding") }
+    /// Checked when the command runs (not in validate(), where ArgumentParser would exit 1): a wrong value exits 64.
+    func checkFlags() throws {
+        guard (model == nil) != (endpoint == nil) else { throw CommandFailure.usage("give exactly one of --model and --endpoint") }
+        guard (input == nil) != (runFile == nil) else { throw CommandFailure.usage("give exactly one of --input and --run") }
+        if runFile != nil, corpus == nil || queries == nil { throw CommandFailure.usage("--run needs --corpus and --queries") }
+        guard topK >= 2 else { throw CommandFailure.usage("--top-k must be at least 2 (a pair)") }
+        guard Shard(parsing: shard) != nil else { throw CommandFailure.usage("--shard must be i/n with 0 <= i < n, got \(shard)") }
+        guard ["allpairs", "sliding"].contains(method) else { throw CommandFailure.usage("--method is allpairs or sliding") }
         guard passes >= 1, batchSize >= 1, concurrency >= 1, retries >= 0, topLogprobs >= 2 else {
-            throw CommandFailure("--passes, --batch-size and --concurrency must be >= 1, --retries >= 0, --top-logprobs >= 2")
+            throw CommandFailure.usage("--passes, --batch-size and --concurrency must be >= 1, --retries >= 0, --top-logprobs >= 2")
         }
-        guard requestTimeout > 0, requestTimeout.isFinite else { throw CommandFailure("--request-timeout must be > 0") }
-        guard maxResponseBytes >= 1024 else { throw CommandFailure("--max-response-bytes must be at least 1024") }
-        guard (0...1).contains(maxMissingAnswers) else { throw CommandFailure("--max-missing-answers is a fraction in [0, 1]") }
+        guard requestTimeout > 0, requestTimeout.isFinite else { throw CommandFailure.usage("--request-timeout must be > 0") }
+        guard maxResponseBytes >= 1024 else { throw CommandFailure.usage("--max-response-bytes must be at least 1024") }
+        guard (0...1).contains(maxMissingAnswers) else { throw CommandFailure.usage("--max-missing-answers is a fraction in [0, 1]") }
     }
 
     func run() throws {
+        try checkFlags()
         let shard = Shard(parsing: shard)!
         let source: TeacherInput
         let inputName: String
@@ -107,6 +109,7 @@ struct TeacherCommand: ParsableCommand {
                                  ?? "core:" + absolute(model!),
                              method: method == "allpairs" ? "allpairs" : "sliding:\(passes)", topK: topK,
                              shard: shard, queries: owned)
+        try requireWritableDirectory(of: output, flag: "--output")
         let out = try TeacherOutput(path: output, job: job)
         let judge = try makeJudge()
         let signals = StopSignal()
@@ -160,7 +163,7 @@ struct TeacherCommand: ParsableCommand {
     private func makeJudge() throws -> Judge {
         if let endpoint {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https" else {
-                throw CommandFailure("--endpoint must be an http(s) URL, got \(endpoint)")
+                throw CommandFailure.usage("--endpoint must be an http(s) URL, got \(endpoint)")
             }
             var settings = CompletionsJudge.Settings(url: url, model: endpointModel)
             settings.concurrency = concurrency
@@ -209,6 +212,7 @@ struct TeacherMergeCommand: ParsableCommand {
     var shards: [String]
 
     func run() throws {
+        try requireWritableDirectory(of: output, flag: "--output")
         let count = try TeacherMerge.merge(shards: shards, into: output)
         FileHandle.standardError.write(Data("teacher-merge: \(count) queries from \(shards.count) shards in \(output)\n".utf8))
     }

@@ -9,4 +9,12 @@ struct RerankAdmin: ParsableCommand {
             DistillCommand.self, PublishCommand.self, RollbackCommand.self, PipelineCommand.self, EvalCommand.self, BenchCommand.self,
         ])
 }
-RerankAdmin.main()
+
+// Not RerankAdmin.main(): a failure while running exits with its own code (CommandFailure) and never shows
+// Foundation's error objects; ArgumentParser still prints usage errors (64), --help and --version.
+do {
+    var command = try RerankAdmin.parseAsRoot()
+    try command.run()
+} catch {
+    CommandFailure.exit(error)
+}

@@ -201,6 +201,76 @@ final class RerankAdminTests: XCTestCase {
         }
     }
 
+    /// Runtime failures say what failed and which flag or file it concerns, exit 1 and print no usage text, and no
+    /// Foundation error text (`Error Domain=NSCocoaErrorDomain ...`) reaches the user: some exited 64 with the usage
+    /// screen (a run and qrels with no query in common), others printed Foundation's error objects.
+    func testRuntimeFailuresNameTheFlagOrFileAndExitOneWithoutUsage() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("admin-errors-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let path = { scratch.appendingPathComponent($0).path }
+        let file = path("a-file")  // a regular file: nothing can be created under it
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        try Data("q1 Q0 d1 1 1.0 x\nq1 Q0 d2 2 0.5 x\n".utf8).write(to: URL(fileURLWithPath: path("run.trec")))
+        try Data("q2 0 d1 1\n".utf8).write(to: URL(fileURLWithPath: path("qrels.trec")))
+        try Data(#"{"qid": "q9", "query": "q", "docids": ["d1", "d2"], "documents": ["a", "b"]}"#.utf8 + [0x0A])
+            .write(to: URL(fileURLWithPath: path("input.jsonl")))
+        let model = "Tests/Fixtures/ranking/random_v4"
+        let fixtures = "Tests/Fixtures/retrieval/"
+        let cases: [([String], [String])] = [
+            (["eval", "--run", path("run.trec"), "--qrels", path("qrels.trec")],
+             ["no query is both in --run", path("qrels.trec")]),
+            (["distill", "--model", model, "--input", path("input.jsonl"), "--teacher-run", path("run.trec"),
+              "--output", path("student"), "--quiet"],
+             ["no training query", path("input.jsonl")]),
+            (["candidates", "--corpus", fixtures + "corpus.jsonl", "--queries", fixtures + "queries.tsv",
+              "--output", file + "/run.trec", "--quiet"],
+             ["--output", file + "/run.trec", "Not a directory"]),
+            (["bench", "--model", model, "--batch", "1", "--tokens", "8", "--iterations", "1",
+              "--scores-out", file + "/scores.json"],
+             ["--scores-out", file + "/scores.json", "Not a directory"]),
+            (["score", "--model", model, "--input", "/nonexistent/input.jsonl"],
+             ["--input", "/nonexistent/input.jsonl: No such file or directory"]),
+            (["pipeline", "--work-dir", file + "/work", "--store", path("store"), "--corpus", "c", "--queries", "q",
+              "--teacher-model", model, "--quiet"],
+             ["--work-dir", file, "Not a directory"]),
+            (["pipeline", "--work-dir", path("work"), "--store", path("store"), "--captured", "/nonexistent/captured",
+              "--teacher-model", model, "--student-model", model, "--quiet"],
+             ["--captured", "/nonexistent/captured", "No such file or directory"]),
+        ]
+        for (arguments, fragments) in cases {
+            let result = try run(arguments, input: "")
+            let name = arguments.prefix(1).joined()
+            XCTAssertEqual(result.status, 1, "\(name): \(result.stderr)")
+            for fragment in fragments {
+                XCTAssertTrue(result.stderr.contains(fragment), "\(name): \(fragment) not in \(result.stderr)")
+            }
+            XCTAssertFalse(result.stderr.contains("Usage"), "\(name): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("Error Domain"), "\(name): \(result.stderr)")
+            XCTAssertFalse(result.stderr.contains("line 0"), "\(name): \(result.stderr)")
+        }
+    }
+
+    /// A wrong command line (an unknown flag, a value out of range, flags that do not go together) exits 64, the
+    /// usage code, and says which flag; candidates and teacher exited 1 for theirs.
+    func testUsageErrorsExit64NamingTheFlag() throws {
+        let fixtures = "Tests/Fixtures/retrieval/"
+        let cases: [([String], String)] = [
+            (["score", "--model", "m", "--no-such-flag"], "--no-such-flag"),
+            (["candidates", "--corpus", fixtures + "corpus.jsonl", "--queries", fixtures + "queries.tsv", "--output", "-",
+              "--top-k", "0"], "--top-k"),
+            (["teacher", "--model", "m", "--endpoint", "http://x", "--input", "i", "--output", "o"], "--endpoint"),
+            (["eval", "--run", fixtures + "run.trec"], "--qrels"),
+            (["distill", "--model", "m", "--input", "i", "--output", "o"], "--teacher"),
+            (["pipeline", "--work-dir", "w"], "--store"),
+        ]
+        for (arguments, flag) in cases {
+            let result = try run(arguments, input: "")
+            XCTAssertEqual(result.status, 64, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(flag), "\(arguments): \(result.stderr)")
+        }
+    }
+
     func testBadInputNamesTheLine() throws {
         let result = try run(["score", "--model", "Tests/Fixtures/ranking/random_v4", "--input", "-"],
                              input: "{\"query\": \"q\", \"documents\": [\"a\"]}\n\n{\"query\": 1}\n")
