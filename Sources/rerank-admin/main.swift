@@ -6,7 +6,8 @@ struct RerankAdmin: ParsableCommand {
         abstract: "Offline tools for the reranker: tokenize, score, candidates (BM25), teacher (PRP), distill, publish, pipeline, evaluate, benchmark.",
         subcommands: [
             ScoreCommand.self, TokenizeCommand.self, CandidatesCommand.self, TeacherCommand.self, TeacherMergeCommand.self,
-            DistillCommand.self, PublishCommand.self, RollbackCommand.self, PipelineCommand.self, EvalCommand.self, BenchCommand.self,
+            DistillCommand.self, PublishCommand.self, RollbackCommand.self, StoreCommand.self, PipelineCommand.self,
+            EvalCommand.self, BenchCommand.self,
         ])
 }
 
