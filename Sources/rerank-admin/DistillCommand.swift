@@ -164,6 +164,7 @@ struct DistillCommand: ParsableCommand {
 
     /// The teacher's top-m documents of every query as prompts, split into training and held-out queries.
     private func loadQueries(_ scorer: PointwiseScorer) throws -> (training: [TrainingQuery], heldOut: [TrainingQuery]) {
+        if let teacher { try requireReadableFile(teacher, flag: "--teacher") }
         let rankings = try teacherRankings(teacher: teacher, run: teacherRun)
         return try Self.trainingQueries(scorer: scorer, input: input, rankings: rankings, topM: topM, holdout: holdout,
                                         log: log)

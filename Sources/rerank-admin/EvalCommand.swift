@@ -73,6 +73,7 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let teacher {
+            try requireReadableFile(teacher, flag: "--teacher")
             let records = try TeacherRecord.read(teacher).records
             let taus = kendallTauPerQuery(run: ranked, reference: Dictionary(
                 records.map { ($0.qid, $0.ranking) }, uniquingKeysWith: { first, _ in first }))

@@ -97,7 +97,23 @@ struct CommandFailure: Error, CustomStringConvertible {
 func requireWritableDirectory(of path: String, flag: String) throws {
     guard path != "-" else { return }
     let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    guard access(parent, W_OK | X_OK) == 0 else {
-        throw CommandFailure("\(flag) \(path): cannot write in \(parent): \(String(cString: strerror(errno)))")
+    var info = stat()
+    let reason: String?
+    if stat(parent, &info) != 0 {
+        reason = String(cString: strerror(errno))
+    } else if (info.st_mode & S_IFMT) != S_IFDIR {
+        reason = String(cString: strerror(ENOTDIR))
+    } else if access(parent, W_OK | X_OK) != 0 {
+        reason = String(cString: strerror(errno))
+    } else {
+        reason = nil
     }
+    if let reason { throw CommandFailure("\(flag) \(path): cannot write in \(parent): \(reason)") }
+}
+
+/// Fails naming the flag when `path` cannot be opened for reading, before code that would say less ("cannot read X").
+func requireReadableFile(_ path: String, flag: String) throws {
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { throw CommandFailure("\(flag) \(path): \(String(cString: strerror(errno)))") }
+    close(fd)
 }

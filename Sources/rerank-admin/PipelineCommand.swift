@@ -277,9 +277,7 @@ struct PipelineCommand: ParsableCommand {
     /// `--key=value` arguments from a JSON object of flag names, each value checked against its flag's type
     /// (true is a bare flag, false leaves it out); a wrong type or an unknown key names the file and key.
     static func arguments(fromConfig path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("\(path): cannot read it")
-        }
+        let data = try CommandFailure.naming("--config") { try Data(contentsOf: URL(fileURLWithPath: path)) }
         guard let object = try? JSONDecoder().decode([String: ConfigValue].self, from: data) else {
             throw CommandFailure("\(path): not a JSON object of flag names to values")
         }
