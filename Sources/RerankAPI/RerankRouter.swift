@@ -112,9 +112,7 @@ public final class RerankRouter: Sendable {
                 exchange.fail(APIError(status: 503, type: "Unhealthy", message: "draining", retryAfter: 1))
             case .noModel:
                 // Not ready, but alive: the first model published is loaded without a restart.
-                let failure = service.lastReloadFailure.map { "; the last one tried failed to load: \($0.message)" } ?? ""
-                exchange.fail(APIError(status: 503, type: "Unhealthy", message: service.noModelMessage + failure,
-                                       retryAfter: 1))
+                exchange.fail(APIError(status: 503, type: "Unhealthy", message: service.noModelReason, retryAfter: 1))
             }
         case .info:
             exchange.send(200, contentType: "application/json", body: Array(infoJSON()))

@@ -94,6 +94,18 @@ public final class RerankService: @unchecked Sendable {
         return draining ? .draining : active == nil ? .noModel : .serving
     }
 
+    /// Why requests are refused while there is no model: `noModelMessage`, or, once a model failed to load, that
+    /// failure (the store is no longer empty; what was published does not load).
+    public var noModelReason: String {
+        lock.lock(); defer { lock.unlock() }
+        return noModelReasonLocked
+    }
+
+    private var noModelReasonLocked: String {
+        guard let reloadFailure else { return noModelMessage }
+        return "no model is loaded: \(reloadFailure.message); publish one that loads, or roll back"
+    }
+
     /// The request capture's state; nil when capture is off.
     public var captureStatus: RequestCapture.Status? { capture?.status }
 
@@ -209,8 +221,9 @@ public final class RerankService: @unchecked Sendable {
             throw .unavailable("the server is shutting down")
         }
         guard let model = active else {
+            let reason = noModelReasonLocked
             lock.unlock()
-            throw .unavailable(noModelMessage)
+            throw .unavailable(reason)
         }
         if queuedTokens + pendingTokens > configuration.maxQueuedTokens {
             lock.unlock()

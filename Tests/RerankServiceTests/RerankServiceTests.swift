@@ -311,6 +311,11 @@ final class NoModelYetTests: XCTestCase {
         guard case .failure = reload(service, "/nonexistent/model") else { return XCTFail("loaded a missing model") }
         XCTAssertEqual(service.state, .noModel)
         XCTAssertEqual(service.lastReloadFailure?.directory, "/nonexistent/model")
+        // Once something was tried and failed, the refusal says so instead of "nothing published".
+        XCTAssertThrowsError(try service.submit(RerankInput(query: "q", documents: ["d"])) { _ in }) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/model"), "\(error)")
+            XCTAssertFalse("\(error)".contains("nothing published"), "\(error)")
+        }
 
         guard case let .success(model) = reload(service, RerankServiceTests.randomModel) else { return XCTFail("no load") }
         XCTAssertEqual(service.state, .serving)
