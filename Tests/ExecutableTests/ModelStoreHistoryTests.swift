@@ -280,20 +280,7 @@ final class ModelStoreHistoryTests: XCTestCase {
     /// A pipeline run publishes its student; the operator rolls it back; the same run again (a Job retry, a second
     /// cron run the same week) ends with exit 3 and says why, and the rollback stays.
     func testARerunPipelineDoesNotUndoARollback() throws {
-        let words = ["rain", "light", "water", "sun", "river", "music", "school", "city", "game", "house", "road", "film"]
-        var state: UInt64 = 19
-        func nextWord() -> String {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return words[Int(state >> 33) % words.count]
-        }
-        var corpus = ""
-        for i in 0..<60 {
-            let text = (0..<12).map { _ in nextWord() }.joined(separator: " ")
-            corpus += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "p\(i)", "text": text]), as: UTF8.self) + "\n"
-        }
-        try Data(corpus.utf8).write(to: root.appendingPathComponent("corpus.jsonl"))
-        let queries = (0..<12).map { "q\($0)\t\(words[$0]) \(words[($0 + 3) % words.count])" }.joined(separator: "\n")
-        try Data((queries + "\n").utf8).write(to: root.appendingPathComponent("queries.tsv"))
+        try Admin.writeSmallCorpus(in: root, seed: 19)
         let base = try publishAll([models[0]])[0]
         let arguments = ["pipeline", "--work-dir", root.appendingPathComponent("work").path, "--store", store,
                          "--corpus", root.appendingPathComponent("corpus.jsonl").path,

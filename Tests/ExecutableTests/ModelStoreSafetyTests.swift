@@ -27,26 +27,12 @@ final class ModelStoreSafetyTests: XCTestCase {
     let checkpointNames = ["README.md", "config.json", "generation_config.json", "model.safetensors",
                            "special_tokens_map.json", "spiece.model", "tokenizer.json", "tokenizer_config.json"]
 
-    /// Runs `executable` and returns its status and outputs; killed (status 137) after `timeout` seconds, so a
-    /// publish that blocks fails the test instead of hanging it.
+    /// Runs `executable`, killed (status 137) after `timeout` seconds, so a publish that blocks fails the test
+    /// instead of hanging it; stdout comes back trimmed.
     static func run(_ executable: String, _ arguments: [String], timeout: Int = 120) throws
         -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["-s", "KILL", "\(timeout)", executable] + arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errors = DispatchQueue(label: "stderr")
-        nonisolated(unsafe) var err = Data()
-        errors.async { err = stderr.fileHandleForReading.readDataToEndOfFile() }
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        errors.sync {}
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-                String(decoding: err, as: UTF8.self))
+        let result = try Admin.runProcess(executable, arguments, timeout: timeout)
+        return (result.status, result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), result.stderr)
     }
 
     func admin(_ arguments: [String], timeout: Int = 120) throws -> (status: Int32, stdout: String, stderr: String) {

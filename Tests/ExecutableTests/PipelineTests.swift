@@ -9,21 +9,7 @@ final class PipelineTests: XCTestCase {
     override func setUpWithError() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        // A small corpus: 60 passages over a few words, 12 queries; the same every run (a fixed LCG).
-        let words = ["rain", "light", "water", "sun", "river", "music", "school", "city", "game", "house", "road", "film"]
-        var state: UInt64 = 2026
-        func nextWord() -> String {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return words[Int(state >> 33) % words.count]
-        }
-        var corpus = ""
-        for i in 0..<60 {
-            let text = (0..<12).map { _ in nextWord() }.joined(separator: " ")
-            corpus += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "p\(i)", "text": text]), as: UTF8.self) + "\n"
-        }
-        try Data(corpus.utf8).write(to: root.appendingPathComponent("corpus.jsonl"))
-        let queries = (0..<12).map { "q\($0)\t\(words[$0]) \(words[($0 + 3) % words.count])" }.joined(separator: "\n")
-        try Data((queries + "\n").utf8).write(to: root.appendingPathComponent("queries.tsv"))
+        try Admin.writeSmallCorpus(in: root, seed: 2026)
         XCTAssertEqual(try admin(["publish", randomModel, "--store", path("store")]).status, 0)
     }
 
