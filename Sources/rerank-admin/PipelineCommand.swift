@@ -136,6 +136,13 @@ struct PipelineCommand: ParsableCommand {
                                            to: URL(fileURLWithPath: file("teacher-input.jsonl")))
             }
         }
+        if let teacherModel {
+            // What a sharded teacher's pods run (Deploy/kubernetes/sharded-teacher), from this run's own settings.
+            try CommandFailure.naming("--work-dir") {
+                try Self.teacherSettings(model: teacherModel, topK: topK)
+                    .write(toFile: file("teacher.env"), atomically: true, encoding: .utf8)
+            }
+        }
         if stopsAfter("teacher-input") { return }
         try stage("teacher", done: false) {
             let backend = teacherModel.map { ["--model", $0] } ?? ["--endpoint", teacherEndpoint!]
@@ -193,6 +200,14 @@ struct PipelineCommand: ParsableCommand {
     }
 
     /// The top-k of each query of `run` with its texts, as teacher input lines.
+    /// The teacher settings a sharded teacher must use for its output to be this run's, as `sh` assignments
+    /// (`. WORK/teacher.env`): TEACHER_MODEL and TOP_K.
+    static func teacherSettings(model: String, topK: Int) -> String {
+        let quoted = "'" + model.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "# The teacher of this pipeline run, for its sharded teacher's pods: . WORK/teacher.env\n"
+            + "TEACHER_MODEL=\(quoted)\nTOP_K=\(topK)\n"
+    }
+
     static func writeTeacherInput(run: String, topK: Int, corpus: String, queries: String, to output: URL) throws {
         let lists = try CandidateList.fromRun(TRECRun.read(run), topK: topK, corpus: corpus, queries: queries)
         let lines = try lists.map { list -> String in

@@ -145,10 +145,14 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(prepared.status, 0, prepared.stderr)
         XCTAssertTrue(prepared.stderr.contains("stopping after teacher-input"), prepared.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("work/teacher.jsonl")))
-        let shards = (0..<2).map { path("work/teacher.shard-\($0).jsonl") }
-        for (index, shard) in shards.enumerated() {
-            let labelled = try admin(["teacher", "--model", TeacherExample.model.path, "--input", path("work/teacher-input.jsonl"),
-                                      "--output", shard, "--top-k", "4", "--shard", "\(index)/2", "--quiet"])
+        // The run's teacher settings, for the shard pods: never a second copy of --top-k or the model to keep in step.
+        let settings = try String(contentsOfFile: path("work/teacher.env"), encoding: .utf8)
+        XCTAssertTrue(settings.contains("TEACHER_MODEL='\(TeacherExample.model.path)'\nTOP_K=4\n"), settings)
+        for index in 0..<2 {
+            // The teacher Job's own command line (2-teacher.yaml), with this run's work directory for /data/retrain/$RUN.
+            let labelled = try Admin.runProcess("/bin/sh", ["-c", #". "$1/teacher.env" && exec "$0" teacher --model "$TEACHER_MODEL" "#
+                + #"--top-k "$TOP_K" --input "$1/teacher-input.jsonl" --output "$1/teacher.shard-$2.jsonl" --shard "$2/2" --quiet"#,
+                Admin.binary.path, path("work"), "\(index)"])
             XCTAssertEqual(labelled.status, 0, labelled.stderr)
         }
         // The merge Job's own command line: its glob must take the shards and not their .job.json files.
