@@ -9,7 +9,8 @@
 #      the running pod serves it without a restart, captures land on the data volume,
 #   4. runs the retraining CronJob's pod template as a pod against the same volumes (a real pipeline on the
 #      captured requests, the bootstrap's teacher: exit 0 and a new version served, or exit 3 and nothing
-#      published).
+#      published), then the sharded teacher's Jobs (as run.sh renders them, 2 shards) and merge as pods,
+#      and the pipeline resuming from the merged teacher output.
 # Every step is printed; measurements go to $CONTAINER_REPORT (default /tmp/rerank-container-report.txt).
 # Loopback and the pods' own network only. Usage: Scripts/check/container.sh   (KEEP=1 leaves pods and images)
 set -euo pipefail
@@ -93,7 +94,8 @@ report "image build: $(seconds_since "$started") s; size $(podman image inspect 
 
 remove_pods() {
     podman rm -f -t 0 rerank-run >/dev/null 2>&1 || true
-    for pod in $(podman pod ps -q --filter name=rerankd-pod) rerank-bootstrap rerank-retrain; do
+    for pod in $(podman pod ps -q --filter name=rerankd-pod) rerank-bootstrap rerank-retrain rerank-shard-prepare \
+        rerank-shard-0 rerank-shard-1 rerank-shard-merge rerank-shard-retrain; do
         podman pod rm -f -t 0 "$pod" >/dev/null 2>&1 || true
     done
     podman volume rm -f rerank-models rerank-data >/dev/null 2>&1 || true
@@ -249,6 +251,56 @@ case $status in
         report "retraining: exit 3 (the gate refused the student) in $(seconds_since "$started") s, nothing published" ;;
     *) fail "the retraining pod exited $status" ;;
 esac
+
+step "the sharded teacher: its Jobs as run.sh renders them for 2 shards, each pod against the same volumes"
+PRINT_ONLY=1 Deploy/kubernetes/sharded-teacher/run.sh sharded-check 2 >"$STATE/sharded-jobs.yaml"
+python3 - "$STATE" <<'PY'
+import sys, yaml
+state = sys.argv[1]
+jobs = {d["metadata"]["labels"]["rerank.step"]: d for d in yaml.safe_load_all(open(f"{state}/sharded-jobs.yaml")) if d}
+config = next(d for d in yaml.safe_load_all(open("Deploy/kubernetes/config.yaml")) if d and d["metadata"]["name"] == "rerank-retrain")
+def pod(name, job, env=()):
+    spec = job["spec"]["template"]["spec"]
+    for container in spec["containers"]:
+        container.setdefault("env", []).extend({"name": k, "value": v} for k, v in env)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+yaml.safe_dump_all([config, pod("rerank-shard-prepare", jobs["prepare"])], open(f"{state}/shard-prepare.yaml", "w"))
+for index in range(2):  # an Indexed Job gives each pod its JOB_COMPLETION_INDEX
+    teacher = yaml.safe_load(yaml.safe_dump(jobs["teacher"]))
+    yaml.safe_dump(pod(f"rerank-shard-{index}", teacher, [("JOB_COMPLETION_INDEX", str(index))]),
+                   open(f"{state}/shard-{index}.yaml", "w"))
+yaml.safe_dump(pod("rerank-shard-merge", jobs["merge"]), open(f"{state}/shard-merge.yaml", "w"))
+cron = next(d for d in yaml.safe_load_all(open("Deploy/kubernetes/retrain-cronjob.yaml")) if d and d["kind"] == "CronJob")
+spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+spec["containers"][0]["args"] = [a.replace("$(date +%G-W%V)", "sharded-check") for a in spec["containers"][0]["args"]]
+yaml.safe_dump_all([config, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "rerank-shard-retrain"}, "spec": spec}],
+                   open(f"{state}/shard-retrain.yaml", "w"))
+PY
+run_pods() {  # kube play each file, wait for every pod's container; fail naming the first that does not exit 0
+    local file name status
+    for file in "$@"; do podman kube play "$STATE/$file.yaml" >/dev/null; done
+    for file in "$@"; do
+        name=$(podman ps -a --pod --filter pod="rerank-$file" --format '{{.Names}}' | grep -v infra | head -1)
+        status=$(podman wait "$name")
+        podman logs "$name" 2>&1 | tail -3
+        [ "$status" = 0 ] || { LAST_STATUS=$status; return 1; }
+    done
+}
+started=$(now)
+run_pods shard-prepare || fail "the prepare Job's pod exited $LAST_STATUS"
+podman exec "$server" cat /data/retrain/sharded-check/teacher.env
+run_pods shard-0 shard-1 || fail "a teacher shard's pod exited $LAST_STATUS"
+run_pods shard-merge || fail "the merge Job's pod exited $LAST_STATUS"
+before=$(podman exec "$server" readlink /models/store/current)
+LAST_STATUS=0
+run_pods shard-retrain || true
+case $LAST_STATUS in
+    0) report "sharded teacher (2 shards, merge, the pipeline resumed): exit 0 in $(seconds_since "$started") s, $(podman exec "$server" readlink /models/store/current) current" ;;
+    3) [ "$(podman exec "$server" readlink /models/store/current)" = "$before" ] || fail "exit 3 but current moved"
+       report "sharded teacher (2 shards, merge, the pipeline resumed): exit 3, nothing published, in $(seconds_since "$started") s" ;;
+    *) fail "the pipeline after the sharded teacher exited $LAST_STATUS" ;;
+esac
+podman exec "$server" sh -c 'ls /data/retrain/sharded-check' | tr '\n' ' '; echo
 
 echo
 echo "container: all steps passed"
