@@ -60,10 +60,20 @@ func jsonArray(_ values: [Float]) -> String {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     let exitCode: Int32
+    /// What the message is printed after: "Error", or a command's name (`publish: ...`) where the command
+    /// speaks for itself, as publish and rollback do.
+    var speaker = "Error"
 
     init(_ description: String, exitCode: Int32 = 1) {
         self.description = description
         self.exitCode = exitCode
+    }
+
+    /// The same failure, printed as `command`'s.
+    func spoken(by command: String) -> CommandFailure {
+        var failure = self
+        failure.speaker = command
+        return failure
     }
 
     /// Flags that do not go together, a value out of range: exit 64 (EX_USAGE), the message naming the flag.
@@ -83,7 +93,7 @@ struct CommandFailure: Error, CustomStringConvertible {
     /// prints them, anything else as `Error: <plain words>` and exit 1. Never Foundation's `Error Domain=...` text.
     static func exit(_ error: Error) -> Never {
         if let failure = error as? CommandFailure {
-            FileHandle.standardError.write(Data("Error: \(failure.description)\n".utf8))
+            FileHandle.standardError.write(Data("\(failure.speaker): \(failure.description)\n".utf8))
             Foundation.exit(failure.exitCode)
         }
         if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { RerankAdmin.exit(withError: error) }

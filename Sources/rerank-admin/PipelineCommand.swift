@@ -195,7 +195,7 @@ struct PipelineCommand: ParsableCommand {
             let command = try PublishCommand.parse(arguments)
             // A version rolled back since an earlier run published it is held: not published, exit 3 as the gate;
             // a --notify that fails after the flip exits 4 (published, not notified).
-            do { try command.execute() } catch let exit as StoreCommandExit { throw exit.report(as: "pipeline") }
+            do { try command.execute() } catch let failure as CommandFailure { throw failure.spoken(by: "pipeline") }
         }
     }
 

@@ -14,30 +14,13 @@ struct StoreCommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The exit statuses of publish and rollback besides 0 (done, or nothing to do) and 1 (failed, nothing changed).
+/// The exit statuses of publish and rollback besides 0 (done, or nothing to do), 1 (failed, nothing changed) and
+/// 64 (a flag's value is wrong: `CommandFailure.usage`).
 enum StoreExitStatus {
-    /// A flag's value is wrong (EX_USAGE, as for any wrong command line); the message names the flag, no usage text.
-    static let usage: Int32 = 64
     /// Nothing was published, by rule: the version was rolled back and is held (the pipeline's gate exits 3 too).
     static let notPublished: Int32 = 3
     /// The store changed (the publish or rollback went through), but the --notify server did not reload.
     static let notNotified: Int32 = 4
-}
-
-/// A publish or rollback that ends with one of `StoreExitStatus`: the message (without the command's name) and the
-/// status. `report(as:)` prints it and gives the ExitCode to throw; the pipeline reports it as its own.
-struct StoreCommandExit: Error, CustomStringConvertible {
-    let description: String
-    let status: Int32
-
-    static func usage(_ description: String) -> StoreCommandExit {
-        StoreCommandExit(description: description, status: StoreExitStatus.usage)
-    }
-
-    func report(as command: String) -> ExitCode {
-        FileHandle.standardError.write(Data("\(command): \(description)\n".utf8))
-        return ExitCode(status)
-    }
 }
 
 private func note(_ command: String, _ line: String) {
@@ -84,15 +67,15 @@ struct PublishCommand: ParsableCommand {
     @Flag(help: "Publish the version even if it was rolled back (held), and release the hold.") var force = false
 
     func run() throws {
-        do { try execute() } catch let exit as StoreCommandExit { throw exit.report(as: "publish") }
+        do { try execute() } catch let failure as CommandFailure { throw failure.spoken(by: "publish") }
     }
 
-    /// Publishes, printing the version id on standard output once `current` names it. Throws `StoreCommandExit` for
+    /// Publishes, printing the version id on standard output once `current` names it. Throws `CommandFailure` for
     /// a held version (3) and for a --notify that failed after the flip (4).
     func execute() throws {
-        guard keep >= 1 else { throw StoreCommandExit.usage("--keep must be at least 1, got \(keep)") }
-        guard maxInputTokens >= 1 else { throw StoreCommandExit.usage("--max-input-tokens must be at least 1, got \(maxInputTokens)") }
-        if notify != nil, adminToken == nil { throw StoreCommandExit.usage("--notify needs --admin-token") }
+        guard keep >= 1 else { throw CommandFailure.usage("--keep must be at least 1, got \(keep)") }
+        guard maxInputTokens >= 1 else { throw CommandFailure.usage("--max-input-tokens must be at least 1, got \(maxInputTokens)") }
+        if notify != nil, adminToken == nil { throw CommandFailure.usage("--notify needs --admin-token") }
         let reloadURL = try notify.map(reloadURLFor)
         let store = ModelStore(root: URL(fileURLWithPath: store, isDirectory: true))
         let template = try templateFile.map { try PromptTemplate.load(from: URL(fileURLWithPath: $0)) }
@@ -106,7 +89,7 @@ struct PublishCommand: ParsableCommand {
                                              precisions: T5Model.Precision.allCases)
             }
         } catch let error as ModelStoreError {
-            if case .held = error { throw StoreCommandExit(description: "\(error)", status: StoreExitStatus.notPublished) }
+            if case .held = error { throw CommandFailure("\(error)", exitCode: StoreExitStatus.notPublished) }
             throw error
         }
         let version = result.version
@@ -124,10 +107,10 @@ struct PublishCommand: ParsableCommand {
            let failure = postReload(reloadURL, token: adminToken, model: store.directory(of: version).path) {
             let what = result.wasCurrent ? "\(version) is current (\(store.currentLink.path) -> versions/\(version))"
                 : "published \(version) (\(store.currentLink.path) -> versions/\(version))"
-            throw StoreCommandExit(
-                description: "\(what), but \(reloadURL.absoluteString) was not notified: \(failure). Servers that follow "
+            throw CommandFailure(
+                "\(what), but \(reloadURL.absoluteString) was not notified: \(failure). Servers that follow "
                     + "the store load it on their own; to notify again, run the same publish (it changes nothing in the store)",
-                status: StoreExitStatus.notNotified)
+                exitCode: StoreExitStatus.notNotified)
         }
     }
 }
@@ -155,11 +138,11 @@ struct RollbackCommand: ParsableCommand {
     @Option(help: "Admin token for --notify.") var adminToken: String?
 
     func run() throws {
-        do { try execute() } catch let exit as StoreCommandExit { throw exit.report(as: "rollback") }
+        do { try execute() } catch let failure as CommandFailure { throw failure.spoken(by: "rollback") }
     }
 
     func execute() throws {
-        if notify != nil, adminToken == nil { throw StoreCommandExit.usage("--notify needs --admin-token") }
+        if notify != nil, adminToken == nil { throw CommandFailure.usage("--notify needs --admin-token") }
         let reloadURL = try notify.map(reloadURLFor)
         let store = ModelStore(root: URL(fileURLWithPath: store, isDirectory: true))
         let result = try store.rollback(to: to, warn: { note("rollback", $0) })
@@ -180,12 +163,12 @@ struct RollbackCommand: ParsableCommand {
         fflush(nil)
         if let reloadURL, let adminToken,
            let failure = postReload(reloadURL, token: adminToken, model: store.directory(of: version).path) {
-            throw StoreCommandExit(
-                description: "rolled back to \(version) (\(store.currentLink.path) -> versions/\(version)), but "
+            throw CommandFailure(
+                "rolled back to \(version) (\(store.currentLink.path) -> versions/\(version)), but "
                     + "\(reloadURL.absoluteString) was not notified: \(failure). Servers that follow the store load it on "
                     + "their own; to notify again: `rerank-admin rollback --store \(store.root.path) --to \(version) "
                     + "--notify \(notify ?? "") --admin-token ...` (it changes nothing in the store)",
-                status: StoreExitStatus.notNotified)
+                exitCode: StoreExitStatus.notNotified)
         }
     }
 }
@@ -346,7 +329,7 @@ func reloadURLFor(_ server: String) throws -> URL {
     guard let url = URL(string: server.hasSuffix("/") ? server + "admin/reload" : server + "/admin/reload"),
           let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
           let host = url.host, !host.isEmpty else {
-        throw StoreCommandExit.usage("--notify must be a server's http:// or https:// URL (e.g. http://rerank:8080), got \"\(server)\"")
+        throw CommandFailure.usage("--notify must be a server's http:// or https:// URL (e.g. http://rerank:8080), got \"\(server)\"")
     }
     return url
 }
