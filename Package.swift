@@ -84,7 +84,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], resources: [
-            // The embedded demo checkpoint (also at Models/demo) and the API description (also ./openapi.yaml).
+            // The embedded demo checkpoint (also at Models/demo) and the API description (./openapi.yaml links to it: one file).
             .copy("Resources/demo-model"),
             .copy("Resources/openapi.yaml"),
         ]),
